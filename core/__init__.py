@@ -1,0 +1,41 @@
+"""Cellule's Flask core: `create_app` builds the application."""
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
+    """Build the app from environment variables (see `core.config`), then `test_config`.
+
+    The instance folder (embedded database, generated secrets) is `instance_path`, else
+    CELLULE_INSTANCE_PATH, else `instance/` beside the project.
+    """
+    from core import audit, crypto, db_setup, demo, identity, jobs, plugins, tenancy, web
+    from core.config import settings_from_env
+    from core.crypto.fields import KeyCache
+    from core.crypto.keys import MasterKeys
+    from core.extensions import babel, csrf, login_manager
+
+    app = Flask(
+        __name__,
+        instance_path=instance_path
+        or os.environ.get("CELLULE_INSTANCE_PATH")
+        or str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    app.config.update(settings_from_env(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+
+    app.extensions["cellule.keys"] = KeyCache(MasterKeys.from_config(app.config))
+    db_setup.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    for module in (plugins, tenancy, identity, audit, crypto, jobs, web, demo):
+        module.init_app(app)
+    return app

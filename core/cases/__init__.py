@@ -1,0 +1,1 @@
+"""Cases: what staff handle, one or more reports moving through the procedure."""

@@ -1,0 +1,1 @@
+"""A tenant's units and committees, and who sits on them."""

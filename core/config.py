@@ -1,0 +1,113 @@
+"""Settings, read from environment variables with documented defaults.
+
+Every setting is listed in the README's reference table; `settings_from_env` is the only
+place that reads the environment.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import click
+
+# (variable, default, what it is for). The README's settings table mirrors this list.
+SETTINGS = [
+    (
+        "CELLULE_INSTANCE_PATH",
+        "<project>/instance",
+        "Folder for the embedded database and the secrets generated on first start.",
+    ),
+    (
+        "DATABASE_URL",
+        "sqlite:///<instance>/cellule.db",
+        "Database the web and worker processes use. On PostgreSQL: a role subject to "
+        "row-level security (not the owner, not a superuser).",
+    ),
+    (
+        "DATABASE_MIGRATION_URL",
+        "DATABASE_URL",
+        "Connection that runs migrations (the owner of the tables).",
+    ),
+    ("REDIS_URL", "(none)", "Redis for rq jobs; when absent, jobs run in process."),
+    ("SECRET_KEY", "generated once into the instance folder", "Signs sessions and CSRF tokens."),
+    (
+        "CELLULE_MASTER_KEY",
+        "generated once into the instance folder (with a warning)",
+        "Base64 of 32 random bytes; wraps every tenant's data keys.",
+    ),
+    (
+        "CELLULE_PREVIOUS_MASTER_KEYS",
+        "(none)",
+        "Comma-separated older master keys, read only while `cellule keys rewrap` runs.",
+    ),
+    (
+        "CELLULE_BASE_DOMAIN",
+        "(none)",
+        "Tenants are also served on <slug>.<base domain>, e.g. neoma.cellule.example.org.",
+    ),
+    (
+        "CELLULE_TENANT_DIRECTORY",
+        "off",
+        "When on, the platform's home page lists the tenants' portals (demo use).",
+    ),
+    ("CELLULE_DEFAULT_LOCALE", "fr", "Locale when neither tenant nor browser decides."),
+]
+
+
+def _instance_secret(instance_path: Path, name: str, make) -> tuple[str, bool]:
+    """Return the secret stored in the instance folder, creating it once; and if it is new."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip(), False
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value, True
+
+
+def settings_from_env(instance_path: str, environ=os.environ) -> dict:
+    """Build the Flask configuration from `environ`, filling the embedded defaults."""
+    instance = Path(instance_path)
+    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance / 'cellule.db'}"
+    database_url = _normalise_database_url(database_url)
+    secret_key = (
+        environ.get("SECRET_KEY")
+        or _instance_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))[0]
+    )
+    master_key = environ.get("CELLULE_MASTER_KEY")
+    if not master_key:
+        from core.crypto.keys import generate_master_key
+
+        master_key, created = _instance_secret(instance, "master_key", generate_master_key)
+        if created:
+            click.secho(
+                f"WARNING: no CELLULE_MASTER_KEY set; generated one in {instance / 'master_key'}. "
+                "Fine for the embedded demo; in production supply and back up your own.",
+                fg="yellow",
+                err=True,
+            )
+    previous = [k for k in environ.get("CELLULE_PREVIOUS_MASTER_KEYS", "").split(",") if k]
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "DATABASE_MIGRATION_URL": _normalise_database_url(
+            environ.get("DATABASE_MIGRATION_URL") or database_url
+        ),
+        "REDIS_URL": environ.get("REDIS_URL") or None,
+        "SECRET_KEY": secret_key,
+        "CELLULE_MASTER_KEY": master_key,
+        "CELLULE_PREVIOUS_MASTER_KEYS": previous,
+        "CELLULE_BASE_DOMAIN": (environ.get("CELLULE_BASE_DOMAIN") or "").lower() or None,
+        "CELLULE_TENANT_DIRECTORY": environ.get("CELLULE_TENANT_DIRECTORY", "off").lower()
+        in {"1", "on", "true", "yes"},
+        "BABEL_DEFAULT_LOCALE": environ.get("CELLULE_DEFAULT_LOCALE", "fr"),
+    }
+
+
+def _normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain `postgresql://` URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,17 @@
+"""The plugin system: discovery through entry points, per-tenant dispatch, validation.
+
+Plugin authors need three names from here: ``hookimpl`` to mark implementations,
+``TenantInfo`` (what every hook receives) and ``PluginError`` (what a misbehaving plugin
+causes). The hooks themselves are documented in ``core/hookspecs.py``.
+"""
+
+from core.plugins.host import PluginError, PluginHost, TenantInfo, hookimpl
+
+__all__ = ["PluginError", "PluginHost", "TenantInfo", "hookimpl", "init_app"]
+
+
+def init_app(app):
+    from core.plugins import cli
+
+    app.extensions["cellule.plugins"] = PluginHost.discover(app.logger)
+    cli.init_app(app)

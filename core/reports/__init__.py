@@ -1,0 +1,1 @@
+"""What reporters submit: the report, kept apart from the reporter's identity."""

@@ -1,0 +1,53 @@
+"""Reports and the (separately stored) identity of named reporters."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.crypto.fields import EncryptedJSON, EncryptedText
+from core.extensions import db
+from core.tenancy.models import TenantOwned
+from core.types import JSONType, UTCDateTime, utcnow
+
+
+class Report(TenantOwned, db.Model):
+    """One submission from a reporter. Its narrative and form answers are encrypted."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reporter_relation: Mapped[str] = mapped_column(String(40))
+    is_anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    site_key: Mapped[str | None] = mapped_column(String(60))
+    categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    narrative: Mapped[str] = mapped_column(EncryptedText)
+    form_data: Mapped[dict | None] = mapped_column(EncryptedJSON)
+    # argon2id hash of the receipt code; the code itself is never stored.
+    receipt_hash: Mapped[str | None] = mapped_column(String(200))
+
+    case: Mapped["Case | None"] = relationship(back_populates="reports")  # noqa: F821
+    identity: Mapped["ReporterIdentity | None"] = relationship(
+        back_populates="report", cascade="all, delete-orphan"
+    )
+
+
+class ReporterIdentity(TenantOwned, db.Model):
+    """Who a named reporter is, kept apart from the narrative and shown only when allowed."""
+
+    __tablename__ = "reporter_identities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), unique=True
+    )
+    full_name: Mapped[str] = mapped_column(EncryptedText)
+    contact: Mapped[dict | None] = mapped_column(EncryptedJSON)
+
+    report: Mapped[Report] = relationship(back_populates="identity")

@@ -1,0 +1,83 @@
+"""Finding the tenant a request is for: a `/t/<slug>/` prefix, a sub-domain or a custom domain."""
+
+import re
+
+from flask import abort, current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core.extensions import db
+from core.plugins.host import TenantInfo
+from core.tenancy.models import Tenant, TenantDomain
+from core.tenancy.scoping import Scope, enter_scope, leave_scope
+
+PREFIX = re.compile(r"^/t/([a-z0-9][a-z0-9-]{0,62})(/.*)?$")
+SLUG_ENVIRON_KEY = "cellule.tenant_slug"
+
+
+class TenantPathPrefix:
+    """WSGI middleware: `/t/<slug>/rest` becomes `/rest` under the script root `/t/<slug>`.
+
+    The same routes then serve both single-host and per-host deployments, and `url_for`
+    keeps the prefix in every link it builds.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        match = PREFIX.match(environ.get("PATH_INFO", ""))
+        if match:
+            slug, rest = match.group(1), match.group(2)
+            environ[SLUG_ENVIRON_KEY] = slug
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/t/{slug}"
+            environ["PATH_INFO"] = rest or "/"
+        return self.wsgi_app(environ, start_response)
+
+
+def _host_name() -> str:
+    host = request.host.lower()
+    if host.startswith("["):
+        return host[: host.index("]") + 1]
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def find_request_tenant() -> tuple[Tenant | None, bool]:
+    """The tenant this request names, and whether it named one at all."""
+    slug = request.environ.get(SLUG_ENVIRON_KEY)
+    query = select(Tenant).options(selectinload(Tenant.domains))
+    if slug is not None:
+        return db.session.scalar(query.where(Tenant.slug == slug)), True
+    host = _host_name()
+    base = current_app.config["CELLULE_BASE_DOMAIN"]
+    if base and host.endswith("." + base):
+        label = host[: -len(base) - 1]
+        if "." in label:
+            return None, True
+        return db.session.scalar(query.where(Tenant.slug == label)), True
+    tenant = db.session.scalar(query.join(TenantDomain).where(TenantDomain.host == host))
+    return tenant, tenant is not None
+
+
+def _resolve():
+    g.tenant = g.tenant_info = None
+    tenant, named = find_request_tenant()
+    if tenant is None or not tenant.is_active:
+        if named:
+            abort(404)
+        return
+    g.tenant, g.tenant_info = tenant, TenantInfo.of(tenant)
+    g.tenant_scope_token = enter_scope(Scope(tenant.id))
+
+
+def _release(exc=None):
+    token = g.pop("tenant_scope_token", None)
+    if token is not None:
+        # The request's session is about to be removed; its transaction needs no update.
+        leave_scope(token, update_transaction=False)
+
+
+def init_app(app) -> None:
+    app.wsgi_app = TenantPathPrefix(app.wsgi_app)
+    app.before_request(_resolve)
+    app.teardown_request(_release)

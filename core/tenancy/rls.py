@@ -1,0 +1,48 @@
+"""PostgreSQL row-level security: the policies every tenant-owned table carries.
+
+Migrations call `enable_tenant_isolation(op, table)` for each tenant-owned table they
+create. The policies read two per-transaction settings written by `core.tenancy.scoping`:
+``cellule.tenant_id`` (the tenant in scope) and ``cellule.platform`` (``on`` only inside an
+explicit platform scope). FORCE makes the table's owner subject to them too; only a
+superuser or a BYPASSRLS role escapes them, and the application must be neither.
+"""
+
+TENANT_MATCH = "tenant_id = NULLIF(current_setting('cellule.tenant_id', true), '')::integer"
+PLATFORM_MATCH = "current_setting('cellule.platform', true) = 'on'"
+# Tables the application may read and append to, never change: the audit trail.
+APPEND_ONLY_TABLES = ("audit_events",)
+
+
+def isolation_statements(table: str) -> list[str]:
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {table} USING ({TENANT_MATCH}) "
+        f"WITH CHECK ({TENANT_MATCH})",
+        f"CREATE POLICY platform_access ON {table} USING ({PLATFORM_MATCH}) "
+        f"WITH CHECK ({PLATFORM_MATCH})",
+    ]
+
+
+def enable_tenant_isolation(op, table: str) -> None:
+    """Give `table` its row-level security policies (no-op on SQLite)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for statement in isolation_statements(table):
+        op.execute(statement)
+
+
+def grant_application_role(connection, role: str) -> None:
+    """Let the application's role use every table, with the audit trail append-only.
+
+    Run after every upgrade (idempotent), so tables added later are covered too.
+    """
+    quoted = connection.dialect.identifier_preparer.quote(role)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+        f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}",
+        *(f"REVOKE UPDATE, DELETE ON {t} FROM {quoted}" for t in APPEND_ONLY_TABLES),
+    ):
+        connection.exec_driver_sql(statement)

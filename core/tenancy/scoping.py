@@ -1,0 +1,174 @@
+"""Automatic tenant scoping.
+
+Code runs either inside one tenant's scope (`tenant_scope`) or, explicitly, in the
+platform's (`platform_scope`). Inside a tenant's scope every ORM query on a tenant-owned
+table is filtered to that tenant and every write is checked against it; with no scope at
+all, touching a tenant-owned table is an error. On PostgreSQL the scope is also written
+into per-transaction settings that the row-level security policies read, so raw SQL is
+held to the same rule.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from flask_sqlalchemy.session import Session
+from sqlalchemy import event, text
+from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+
+from core.extensions import db
+from core.tenancy.models import Tenant, TenantOwned
+
+
+class TenantScopeError(RuntimeError):
+    """Tenant-owned data was touched outside the scope allowed to touch it."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    tenant_id: int | None  # None: the platform scope, which sees every tenant
+
+    @property
+    def is_platform(self) -> bool:
+        return self.tenant_id is None
+
+
+PLATFORM = Scope(tenant_id=None)
+_current: ContextVar[Scope | None] = ContextVar("cellule_scope", default=None)
+
+
+def current_scope() -> Scope | None:
+    return _current.get()
+
+
+def current_tenant_id() -> int:
+    """The id of the tenant in scope; raises outside a tenant's scope."""
+    scope = _current.get()
+    if scope is None or scope.is_platform:
+        raise TenantScopeError("no tenant in scope")
+    return scope.tenant_id
+
+
+@contextmanager
+def tenant_scope(tenant: Tenant | int) -> Iterator[Scope]:
+    """Run the block as `tenant`: it sees and writes only that tenant's rows."""
+    tenant_id = tenant if isinstance(tenant, int) else tenant.id
+    if tenant_id is None:
+        raise TenantScopeError("tenant has no id yet: flush it before entering its scope")
+    with _scoped(Scope(tenant_id)) as scope:
+        yield scope
+
+
+@contextmanager
+def platform_scope() -> Iterator[Scope]:
+    """Run the block as the platform operator: it sees every tenant's rows. Say why you need it."""
+    with _scoped(PLATFORM) as scope:
+        yield scope
+
+
+@contextmanager
+def _scoped(scope: Scope) -> Iterator[Scope]:
+    token = _current.set(scope)
+    _apply_to_open_transaction()
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+        _apply_to_open_transaction()
+
+
+def enter_scope(scope: Scope):
+    """Set `scope` until `leave_scope(token)`; for request hooks that cannot use `with`."""
+    token = _current.set(scope)
+    _apply_to_open_transaction()
+    return token
+
+
+def leave_scope(token, *, update_transaction: bool = True) -> None:
+    _current.reset(token)
+    if update_transaction:
+        _apply_to_open_transaction()
+
+
+def _apply_to_open_transaction() -> None:
+    """If a transaction is already open, tell PostgreSQL about the new scope at once."""
+    session = db.session()
+    if session.in_transaction() and db.engine.dialect.name == "postgresql":
+        _write_rls_settings(session.connection())
+
+
+def _write_rls_settings(connection) -> None:
+    scope = _current.get()
+    tenant = "" if scope is None or scope.is_platform else str(scope.tenant_id)
+    platform = "on" if scope is not None and scope.is_platform else ""
+    connection.execute(
+        text(
+            "SELECT set_config('cellule.tenant_id', :tenant, true), "
+            "set_config('cellule.platform', :platform, true)"
+        ),
+        {"tenant": tenant, "platform": platform},
+    )
+
+
+def _on_begin(session, transaction, connection) -> None:
+    if connection.dialect.name == "postgresql":
+        _write_rls_settings(connection)
+
+
+def _scope_queries(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    owned = [m for m in state.all_mappers if issubclass(m.class_, TenantOwned)]
+    if not owned:
+        return
+    scope = _current.get()
+    if scope is None:
+        names = ", ".join(sorted(m.local_table.name for m in owned))
+        raise TenantScopeError(f"query on tenant-owned table(s) {names} outside any tenant scope")
+    if scope.is_platform:
+        return
+    tenant_id = scope.tenant_id
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+        )
+    )
+
+
+def _check_writes(session, flush_context, instances) -> None:
+    scope = _current.get()
+    for obj in session.new:
+        if not isinstance(obj, TenantOwned):
+            continue
+        if scope is None:
+            raise TenantScopeError(f"new {type(obj).__name__} outside any tenant scope")
+        if obj.tenant_id is None and not scope.is_platform:
+            obj.tenant_id = scope.tenant_id
+        _require_same_tenant(scope, obj, "create")
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, TenantOwned):
+            _require_same_tenant(scope, obj, "change")
+
+
+def _require_same_tenant(scope: Scope | None, obj, verb: str) -> None:
+    if scope is None:
+        raise TenantScopeError(f"cannot {verb} {type(obj).__name__} outside any tenant scope")
+    if scope.is_platform:
+        if obj.tenant_id is None:
+            raise TenantScopeError(f"{type(obj).__name__} needs a tenant_id in the platform scope")
+        return
+    if obj.tenant_id != scope.tenant_id:
+        raise TenantScopeError(
+            f"cannot {verb} {type(obj).__name__} of another tenant from tenant {scope.tenant_id}"
+        )
+
+
+def init_app(app) -> None:
+    for name, listener in (
+        ("do_orm_execute", _scope_queries),
+        ("before_flush", _check_writes),
+        ("after_begin", _on_begin),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -1,0 +1,1 @@
+"""The institution plugins bundled with Cellule, each registered through its entry point."""
