@@ -15,7 +15,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     CELLULE_INSTANCE_PATH, else `instance/` beside the project.
     """
     from core import audit, crypto, db_setup, demo, identity, jobs, plugins, tenancy, web
-    from core.config import settings_from_env
+    from core.config import fill_instance_secrets, settings_from_env
     from core.crypto.fields import KeyCache
     from core.crypto.keys import MasterKeys
     from core.extensions import babel, csrf, login_manager
@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.config.update(settings_from_env(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    fill_instance_secrets(app.config, app.instance_path)
 
     app.extensions["cellule.keys"] = KeyCache(MasterKeys.from_config(app.config))
     db_setup.init_app(app)

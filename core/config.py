@@ -68,26 +68,10 @@ def _instance_secret(instance_path: Path, name: str, make) -> tuple[str, bool]:
 
 
 def settings_from_env(instance_path: str, environ=os.environ) -> dict:
-    """Build the Flask configuration from `environ`, filling the embedded defaults."""
+    """Build the Flask configuration from `environ`; secrets left None are filled later."""
     instance = Path(instance_path)
     database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance / 'cellule.db'}"
     database_url = _normalise_database_url(database_url)
-    secret_key = (
-        environ.get("SECRET_KEY")
-        or _instance_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))[0]
-    )
-    master_key = environ.get("CELLULE_MASTER_KEY")
-    if not master_key:
-        from core.crypto.keys import generate_master_key
-
-        master_key, created = _instance_secret(instance, "master_key", generate_master_key)
-        if created:
-            click.secho(
-                f"WARNING: no CELLULE_MASTER_KEY set; generated one in {instance / 'master_key'}. "
-                "Fine for the embedded demo; in production supply and back up your own.",
-                fg="yellow",
-                err=True,
-            )
     previous = [k for k in environ.get("CELLULE_PREVIOUS_MASTER_KEYS", "").split(",") if k]
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -95,14 +79,36 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
             environ.get("DATABASE_MIGRATION_URL") or database_url
         ),
         "REDIS_URL": environ.get("REDIS_URL") or None,
-        "SECRET_KEY": secret_key,
-        "CELLULE_MASTER_KEY": master_key,
+        "SECRET_KEY": environ.get("SECRET_KEY") or None,
+        "CELLULE_MASTER_KEY": environ.get("CELLULE_MASTER_KEY") or None,
         "CELLULE_PREVIOUS_MASTER_KEYS": previous,
         "CELLULE_BASE_DOMAIN": (environ.get("CELLULE_BASE_DOMAIN") or "").lower() or None,
         "CELLULE_TENANT_DIRECTORY": environ.get("CELLULE_TENANT_DIRECTORY", "off").lower()
         in {"1", "on", "true", "yes"},
         "BABEL_DEFAULT_LOCALE": environ.get("CELLULE_DEFAULT_LOCALE", "fr"),
     }
+
+
+def fill_instance_secrets(config, instance_path: str) -> None:
+    """Generate, once, the secrets the embedded default runs without being given."""
+    from core.crypto.keys import generate_master_key
+
+    instance = Path(instance_path)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(
+            instance, "secret_key", lambda: secrets.token_urlsafe(48)
+        )[0]
+    if not config.get("CELLULE_MASTER_KEY"):
+        config["CELLULE_MASTER_KEY"], created = _instance_secret(
+            instance, "master_key", generate_master_key
+        )
+        if created:
+            click.secho(
+                f"WARNING: no CELLULE_MASTER_KEY set; generated one in {instance / 'master_key'}. "
+                "Fine for the embedded demo; in production supply and back up your own.",
+                fg="yellow",
+                err=True,
+            )
 
 
 def _normalise_database_url(url: str) -> str:

@@ -13,6 +13,7 @@ from core.tenancy.scoping import Scope, enter_scope, leave_scope
 
 PREFIX = re.compile(r"^/t/([a-z0-9][a-z0-9-]{0,62})(/.*)?$")
 SLUG_ENVIRON_KEY = "cellule.tenant_slug"
+ROOT_ENVIRON_KEY = "cellule.platform_root"
 
 
 class TenantPathPrefix:
@@ -26,6 +27,7 @@ class TenantPathPrefix:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ, start_response):
+        environ[ROOT_ENVIRON_KEY] = environ.get("SCRIPT_NAME", "")
         match = PREFIX.match(environ.get("PATH_INFO", ""))
         if match:
             slug, rest = match.group(1), match.group(2)
@@ -33,6 +35,12 @@ class TenantPathPrefix:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/t/{slug}"
             environ["PATH_INFO"] = rest or "/"
         return self.wsgi_app(environ, start_response)
+
+
+def static_url(filename: str) -> str:
+    """The URL of a static file, shared by every tenant (outside any `/t/<slug>` prefix)."""
+    root = request.environ.get(ROOT_ENVIRON_KEY, request.script_root)
+    return f"{root}{current_app.static_url_path}/{filename}"
 
 
 def _host_name() -> str:
@@ -79,5 +87,6 @@ def _release(exc=None):
 
 def init_app(app) -> None:
     app.wsgi_app = TenantPathPrefix(app.wsgi_app)
+    app.jinja_env.globals["static_url"] = static_url
     app.before_request(_resolve)
     app.teardown_request(_release)

@@ -38,11 +38,20 @@ def grant_application_role(connection, role: str) -> None:
     Run after every upgrade (idempotent), so tables added later are covered too.
     """
     quoted = connection.dialect.identifier_preparer.quote(role)
+    existing = set(
+        connection.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).scalars()
+    )
     for statement in (
         f"GRANT USAGE ON SCHEMA public TO {quoted}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
         f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}",
-        *(f"REVOKE UPDATE, DELETE ON {t} FROM {quoted}" for t in APPEND_ONLY_TABLES),
+        *(
+            f"REVOKE UPDATE, DELETE ON {table} FROM {quoted}"
+            for table in APPEND_ONLY_TABLES
+            if table in existing
+        ),
     ):
         connection.exec_driver_sql(statement)

@@ -12,13 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 
 from flask_sqlalchemy.session import Session
-from sqlalchemy import event, text
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Table, event, text
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.sql import visitors
 
 from core.extensions import db
-from core.tenancy.models import Tenant, TenantOwned
+from core.tenancy.models import Tenant, TenantOwned, tenant_owned_tables
 
 
 class TenantScopeError(RuntimeError):
@@ -35,6 +38,8 @@ class Scope:
 
 
 PLATFORM = Scope(tenant_id=None)
+# A failed transaction takes no more statements; it is rolled back before any further use.
+INERROR = TransactionStatus.INERROR
 _current: ContextVar[Scope | None] = ContextVar("cellule_scope", default=None)
 
 
@@ -73,9 +78,13 @@ def _scoped(scope: Scope) -> Iterator[Scope]:
     _apply_to_open_transaction()
     try:
         yield scope
-    finally:
+    except BaseException:
+        # The transaction may be aborted; whoever handles the error rolls it back, and the
+        # next transaction starts with the right settings.
         _current.reset(token)
-        _apply_to_open_transaction()
+        raise
+    _current.reset(token)
+    _apply_to_open_transaction()
 
 
 def enter_scope(scope: Scope):
@@ -95,7 +104,9 @@ def _apply_to_open_transaction() -> None:
     """If a transaction is already open, tell PostgreSQL about the new scope at once."""
     session = db.session()
     if session.in_transaction() and db.engine.dialect.name == "postgresql":
-        _write_rls_settings(session.connection())
+        connection = session.connection()
+        if connection.connection.dbapi_connection.info.transaction_status != INERROR:
+            _write_rls_settings(connection)
 
 
 def _write_rls_settings(connection) -> None:
@@ -119,21 +130,36 @@ def _on_begin(session, transaction, connection) -> None:
 def _scope_queries(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    owned = [m for m in state.all_mappers if issubclass(m.class_, TenantOwned)]
-    if not owned:
-        return
     scope = _current.get()
     if scope is None:
-        names = ", ".join(sorted(m.local_table.name for m in owned))
-        raise TenantScopeError(f"query on tenant-owned table(s) {names} outside any tenant scope")
+        owned = _tenant_owned_tables_in(state.statement)
+        if owned:
+            raise TenantScopeError(
+                f"query on tenant-owned table(s) {', '.join(owned)} outside any tenant scope"
+            )
+        return
     if scope.is_platform:
         return
+    # Applied to every statement, not only those whose entities name a tenant-owned class:
+    # `select(func.count()).select_from(Case)` has no entity, and must be filtered too.
     tenant_id = scope.tenant_id
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
         )
     )
+
+
+def _tenant_owned_tables_in(statement) -> list[str]:
+    owned = _owned_table_names()
+    return sorted(
+        {e.name for e in visitors.iterate(statement) if isinstance(e, Table) and e.name in owned}
+    )
+
+
+@cache
+def _owned_table_names() -> frozenset[str]:
+    return frozenset(tenant_owned_tables())
 
 
 def _check_writes(session, flush_context, instances) -> None:

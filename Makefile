@@ -1,0 +1,33 @@
+# `make run`: set up and serve the embedded platform with demo tenants on 127.0.0.1:5000.
+# `make test`: install and run every check (ruff, the whole pytest suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+CATALOGUES := $(shell find core plugins -name '*.po' -path '*/LC_MESSAGES/*')
+
+.PHONY: run test install translations
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cellule needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+translations: $(STAMP) $(CATALOGUES:.po=.mo)
+
+%.mo: %.po
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+run: install translations
+	$(BIN)/cellule db upgrade
+	$(BIN)/cellule demo
+	CELLULE_TENANT_DIRECTORY=on $(BIN)/cellule run --host 127.0.0.1 --port 5000
+
+test: install translations
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest

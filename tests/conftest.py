@@ -1,0 +1,181 @@
+"""Shared fixtures: an app on a fresh database per test, on SQLite and on PostgreSQL.
+
+Tests that take the `app` fixture run once per backend. PostgreSQL and Redis are real
+servers on 127.0.0.1; when one is missing the tests that need it are skipped locally and
+fail when CI=true. The application connects to PostgreSQL as a role subject to row-level
+security; migrations run as the owner, as in production.
+"""
+
+import base64
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from core import create_app
+from core.extensions import db
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CELLULE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("CELLULE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+APP_ROLE = "cellule_app_test"
+TEMPLATE_DB = f"cellule_test_template_{os.getpid()}"
+MASTER_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+pytest_plugins = ["core.testing"]
+
+
+def _unavailable(service: str, problem: Exception):
+    message = f"{service} is not reachable ({problem})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+def _url(database: str, user: str | None = None) -> str:
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=database)
+    return (url.set(username=user) if user else url).render_as_string(hide_password=False)
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        if metafunc.definition.get_closest_marker("postgresql"):
+            backends = ["postgresql"]
+        elif metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = ["sqlite"]
+        else:
+            backends = ["sqlite", "postgresql"]
+        metafunc.parametrize("backend", backends, scope="function")
+
+
+def base_config(database_url: str, migration_url: str | None = None) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "DATABASE_MIGRATION_URL": migration_url or database_url,
+        "SECRET_KEY": "test-secret-key",
+        "CELLULE_MASTER_KEY": MASTER_KEY,
+        "CELLULE_PREVIOUS_MASTER_KEYS": [],
+        "REDIS_URL": None,
+        "CELLULE_BASE_DOMAIN": "cellule.test",
+        "CELLULE_TENANT_DIRECTORY": False,
+    }
+
+
+def migrate_database(config: dict, instance_path: Path) -> None:
+    app = create_app(config, instance_path=str(instance_path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """An engine on the server as a superuser, and the template database, migrated."""
+    engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        _unavailable("PostgreSQL", exc)
+    with engine.connect() as connection:
+        exists = connection.exec_driver_sql(
+            f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'"
+        ).scalar()
+        if not exists:
+            connection.exec_driver_sql(
+                f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+            )
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+        connection.exec_driver_sql(f"CREATE DATABASE {TEMPLATE_DB}")
+    instance = Path(f"/tmp/cellule-test-{os.getpid()}")
+    migrate_database(
+        base_config(_url(TEMPLATE_DB, APP_ROLE), _url(TEMPLATE_DB)), instance
+    )
+    yield engine
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+    engine.dispose()
+    shutil.rmtree(instance, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite database file that each test copies."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.db"
+    migrate_database(base_config(f"sqlite:///{path}"), folder)
+    return path
+
+
+@pytest.fixture
+def database(backend, request, tmp_path):
+    """A fresh, migrated database for one test: (application URL, owner URL)."""
+    if backend == "sqlite":
+        path = tmp_path / "cellule.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+        yield url, url
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"cellule_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    yield _url(name, APP_ROLE), _url(name)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def config(database):
+    app_url, owner_url = database
+    return base_config(app_url, owner_url)
+
+
+@pytest.fixture
+def app(config, tmp_path):
+    app = create_app(config, instance_path=str(tmp_path / "instance"))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def owner_engine(database):
+    """A connection as the tables' owner, for tampering the way an intruder would."""
+    engine = sa.create_engine(database[1])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    connection = Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except RedisConnectionError as exc:
+        _unavailable("Redis", exc)
+    connection.flushdb()
+    yield REDIS_URL
+    connection.flushdb()

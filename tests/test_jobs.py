@@ -1,0 +1,85 @@
+"""Jobs run once their transaction commits: in process by default, in rq workers with Redis."""
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+
+from core import create_app
+from core.audit.models import AuditEvent
+from core.audit.operations import record_event
+from core.extensions import db
+from core.jobs import QUEUE_NAME, enqueue_after_commit
+from core.tenancy.scoping import current_tenant_id, tenant_scope
+
+
+def note_job_ran(label: str) -> None:
+    """A job with a visible, durable effect: an audit event in the tenant in scope."""
+    record_event(current_tenant_id(), actor="system", action="job.ran", target=("job", label))
+
+
+def ran(tenant) -> list[str]:
+    with tenant_scope(tenant):
+        return list(
+            db.session.scalars(
+                select(AuditEvent.target_id).where(AuditEvent.action == "job.ran")
+            )
+        )
+
+
+def test_in_process_job_runs_after_commit_in_its_tenant(app, make_tenant):
+    tenant = make_tenant("alpha")
+    with tenant_scope(tenant):
+        enqueue_after_commit(note_job_ran, "hello", tenant_id=tenant.id)
+        assert ran(tenant) == []
+        db.session.commit()
+    assert ran(tenant) == ["hello"]
+
+
+def test_rolled_back_work_enqueues_nothing(app, make_tenant):
+    tenant = make_tenant("alpha")
+    with tenant_scope(tenant):
+        enqueue_after_commit(note_job_ran, "never", tenant_id=tenant.id)
+        db.session.rollback()
+        db.session.commit()
+    assert ran(tenant) == []
+
+
+@pytest.fixture
+def redis_app(app, config, redis_url, tmp_path):
+    """A second app, using Redis, whose context is pushed above the default one."""
+    with_redis = create_app({**config, "REDIS_URL": redis_url}, instance_path=str(tmp_path / "r"))
+    queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+    queue.empty()
+    with with_redis.app_context():
+        yield with_redis, queue
+        db.session.remove()
+        db.engine.dispose()
+    queue.empty()
+
+
+@pytest.mark.redis
+def test_with_redis_the_job_waits_in_the_queue_for_a_worker(redis_app, make_tenant):
+    app, queue = redis_app
+    tenant = make_tenant("alpha")
+    with tenant_scope(tenant):
+        enqueue_after_commit(note_job_ran, "queued", tenant_id=tenant.id)
+        db.session.commit()
+    assert queue.count == 1
+    assert ran(tenant) == []
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.count == 0
+    assert ran(tenant) == ["queued"]
+
+
+@pytest.mark.redis
+def test_the_worker_command_runs_jobs_in_forked_work_horses(redis_app, make_tenant):
+    app, queue = redis_app
+    tenant = make_tenant("alpha")
+    with tenant_scope(tenant):
+        for label in ("one", "two"):
+            enqueue_after_commit(note_job_ran, label, tenant_id=tenant.id)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert sorted(ran(tenant)) == ["one", "two"]

@@ -1,0 +1,174 @@
+"""A query in one tenant never sees another tenant's rows: in the ORM, and below it in PostgreSQL."""
+
+import pytest
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from core.cases.models import Case, Message
+from core.extensions import db
+from core.reports.models import Report
+from core.tenancy.models import tenant_owned_tables
+from core.tenancy.scoping import TenantScopeError, platform_scope, tenant_scope
+
+
+@pytest.fixture
+def two_tenants(make_tenant, make_case):
+    a, b = make_tenant("alpha"), make_tenant("beta")
+    make_case(a, "alpha narrative one", message="alpha says hello")
+    make_case(a, "alpha narrative two")
+    b_case = make_case(b, "beta narrative", message="beta says hello")
+    return a, b, b_case.id
+
+
+def test_queries_see_only_the_tenant_in_scope(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a):
+        assert sorted(db.session.scalars(select(Report.narrative))) == [
+            "alpha narrative one",
+            "alpha narrative two",
+        ]
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 2
+    with tenant_scope(b):
+        assert list(db.session.scalars(select(Report.narrative))) == ["beta narrative"]
+
+
+def test_joins_and_relationships_are_scoped_too(two_tenants):
+    a, _, b_case_id = two_tenants
+    with tenant_scope(a):
+        joined = db.session.scalars(select(Message.body).join(Case)).all()
+        assert joined == ["alpha says hello"]
+        # Even naming another tenant's row by its primary key finds nothing.
+        assert db.session.get(Case, b_case_id) is None
+        assert db.session.scalar(select(Case).where(Case.id == b_case_id)) is None
+
+
+def test_bulk_update_and_delete_cannot_reach_another_tenant(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a):
+        db.session.execute(update(Case).values(state="closed"))
+        db.session.execute(delete(Message))
+        db.session.commit()
+    with tenant_scope(b):
+        assert db.session.scalars(select(Case.state)).all() == ["received"]
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_writing_another_tenants_row_is_refused(two_tenants):
+    a, b, b_case_id = two_tenants
+    with tenant_scope(b):
+        b_case = db.session.get(Case, b_case_id)
+    with tenant_scope(a):
+        b_case.state = "closed"
+        with pytest.raises(TenantScopeError, match="another tenant"):
+            db.session.flush()
+        db.session.rollback()
+        db.session.add(Case(tenant_id=b.id, state="received"))
+        with pytest.raises(TenantScopeError, match="another tenant"):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_new_rows_take_the_tenant_in_scope(two_tenants):
+    a, _, _ = two_tenants
+    with tenant_scope(a):
+        case = Case(state="received")
+        db.session.add(case)
+        db.session.flush()
+        assert case.tenant_id == a.id
+        db.session.rollback()
+
+
+def test_no_scope_no_access(two_tenants):
+    with pytest.raises(TenantScopeError, match="outside any tenant scope"):
+        db.session.scalars(select(Report)).all()
+    db.session.rollback()
+    db.session.add(Case(state="received", tenant_id=two_tenants[0].id))
+    with pytest.raises(TenantScopeError, match="outside any tenant scope"):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_platform_scope_sees_every_tenant_when_asked(two_tenants):
+    with platform_scope():
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 3
+
+
+# -- below the application: PostgreSQL row-level security ------------------------------
+
+
+def _count(table: str) -> int:
+    return db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+@pytest.mark.postgresql
+def test_raw_sql_in_a_tenant_transaction_sees_zero_rows_of_another(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a):
+        assert _count("reports") == 2
+        assert _count("messages") == 1
+        others = db.session.execute(
+            text("SELECT count(*) FROM reports WHERE tenant_id = :b"), {"b": b.id}
+        ).scalar_one()
+        assert others == 0
+    db.session.rollback()
+    with tenant_scope(b):
+        assert _count("reports") == 1
+
+
+@pytest.mark.postgresql
+def test_raw_sql_cannot_insert_into_another_tenant(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a), pytest.raises(DBAPIError, match="row-level security"):
+        db.session.execute(
+            text("INSERT INTO cases (tenant_id, public_id, reference, state, opened_at, updated_at)"
+                 " VALUES (:b, 'x', 'AAAA-AAAA', 'received', now(), now())"),
+            {"b": b.id},
+        )
+    db.session.rollback()
+    with tenant_scope(b):
+        assert _count("cases") == 1
+
+
+@pytest.mark.postgresql
+def test_raw_sql_cannot_move_a_row_to_another_tenant(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a), pytest.raises(DBAPIError, match="row-level security"):
+        db.session.execute(text("UPDATE cases SET tenant_id = :b"), {"b": b.id})
+    db.session.rollback()
+
+
+@pytest.mark.postgresql
+def test_raw_sql_outside_any_scope_sees_nothing(two_tenants):
+    assert _count("reports") == 0
+    assert _count("audit_events") == 0
+    db.session.rollback()
+
+
+@pytest.mark.postgresql
+def test_the_application_role_is_subject_to_row_level_security(app):
+    role = db.session.execute(
+        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    assert role == (False, False)
+    owners = set(
+        db.session.scalars(
+            text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+        )
+    )
+    current = db.session.execute(text("SELECT current_user")).scalar_one()
+    assert current not in owners
+
+
+@pytest.mark.postgresql
+def test_every_tenant_owned_table_has_its_policies(app):
+    rows = db.session.execute(
+        text(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+            "array_agg(p.polname ORDER BY p.polname) FROM pg_class c "
+            "JOIN pg_policy p ON p.polrelid = c.oid GROUP BY 1, 2, 3"
+        )
+    ).all()
+    protected = {name: (enabled, forced, list(policies)) for name, enabled, forced, policies in rows}
+    assert sorted(protected) == tenant_owned_tables()
+    for name in tenant_owned_tables():
+        assert protected[name] == (True, True, ["platform_access", "tenant_isolation"]), name
