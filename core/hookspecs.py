@@ -144,6 +144,7 @@ def procedure(tenant):
     ``admin``) or committee keys; ``starts`` names a state (entered) or a transition
     (taken); ``ends`` names transitions; a deadline gives exactly one of ``working_days``,
     ``calendar_days`` or ``hours``. Every reference is checked when the data is validated.
+    First plugin to answer wins (``firstresult``).
     """
 
 
@@ -163,6 +164,7 @@ def sanction_ladder(tenant):
 
     ``kind`` is ``protective``, ``precautionary``, ``sanction``, ``referral`` or
     ``support``; sanctions carry ``rank`` (1 = least grave) and ranks are unique.
+    First plugin to answer wins (``firstresult``).
     """
 
 

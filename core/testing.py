@@ -91,8 +91,9 @@ def make_staff(app) -> Callable:
 def make_case(app) -> Callable:
     """Create a report with its case (and optionally a message and a reporter identity)."""
 
-    def make(tenant: Tenant, narrative: str, *, state: str = "received", message=None,
-             reporter_name=None) -> Case:
+    def make(
+        tenant: Tenant, narrative: str, *, state: str = "received", message=None, reporter_name=None
+    ) -> Case:
         with tenant_scope(tenant):
             case = Case(tenant_id=tenant.id, state=state)
             report = Report(

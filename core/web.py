@@ -1,5 +1,7 @@
 """What every page shares: locale choice, security headers, error pages, health check."""
 
+import logging
+
 from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import get_locale
 
@@ -60,5 +62,8 @@ def healthz():
 
 
 def init_app(app) -> None:
+    # The development server's access log starts every line with the client's IP address,
+    # which is never logged for a reporter: keep only its warnings and errors.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(locales_here=locales_here, get_locale=get_locale)

@@ -96,9 +96,7 @@ def postgres_admin():
         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
         connection.exec_driver_sql(f"CREATE DATABASE {TEMPLATE_DB}")
     instance = Path(f"/tmp/cellule-test-{os.getpid()}")
-    migrate_database(
-        base_config(_url(TEMPLATE_DB, APP_ROLE), _url(TEMPLATE_DB)), instance
-    )
+    migrate_database(base_config(_url(TEMPLATE_DB, APP_ROLE), _url(TEMPLATE_DB)), instance)
     yield engine
     with engine.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")

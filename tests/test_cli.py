@@ -24,8 +24,18 @@ def actions(tenant) -> list[str]:
 
 
 def test_create_a_tenant_with_domain_and_plugin(runner):
-    invoke(runner, "tenant", "create", "neoma", "--name", "NEOMA", "--domain",
-           "report.neoma.example", "--plugin", "neoma")
+    invoke(
+        runner,
+        "tenant",
+        "create",
+        "neoma",
+        "--name",
+        "NEOMA",
+        "--domain",
+        "report.neoma.example",
+        "--plugin",
+        "neoma",
+    )
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == "neoma"))
     assert tenant.enabled_plugins == ["neoma"]
     assert [d.host for d in tenant.domains] == ["report.neoma.example"]
@@ -79,9 +89,22 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(runner, args, message)
 
 def test_create_a_user_with_roles_in_a_tenant(runner):
     invoke(runner, "tenant", "create", "polytechnique", "--name", "X")
-    invoke(runner, "user", "create", "Dhamis@Example.org", "--name", "Dhamis member",
-           "--tenant", "polytechnique", "--role", "listener", "--role", "auditor",
-           "--password", "a long enough password")
+    invoke(
+        runner,
+        "user",
+        "create",
+        "Dhamis@Example.org",
+        "--name",
+        "Dhamis member",
+        "--tenant",
+        "polytechnique",
+        "--role",
+        "listener",
+        "--role",
+        "auditor",
+        "--password",
+        "a long enough password",
+    )
     user = db.session.scalar(select(User).where(User.email == "dhamis@example.org"))
     assert user.password_hash.startswith("$argon2id$")
     assert check_password(user, "a long enough password")

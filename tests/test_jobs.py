@@ -21,9 +21,7 @@ def note_job_ran(label: str) -> None:
 def ran(tenant) -> list[str]:
     with tenant_scope(tenant):
         return list(
-            db.session.scalars(
-                select(AuditEvent.target_id).where(AuditEvent.action == "job.ran")
-            )
+            db.session.scalars(select(AuditEvent.target_id).where(AuditEvent.action == "job.ran"))
         )
 
 

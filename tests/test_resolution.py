@@ -98,3 +98,23 @@ def test_security_headers_on_every_page(client, neoma):
         assert "default-src 'self'" in headers["Content-Security-Policy"]
         assert headers["Referrer-Policy"] == "no-referrer"
         assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_development_server_logs_no_client_address(app, neoma, caplog):
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    caplog.set_level("DEBUG")
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/t/neoma/"
+        with urllib.request.urlopen(url) as response:  # noqa: S310 (loopback)
+            assert response.status == 200
+    finally:
+        server.shutdown()
+        thread.join()
+    assert "127.0.0.1" not in caplog.text

@@ -120,8 +120,10 @@ def test_raw_sql_cannot_insert_into_another_tenant(two_tenants):
     a, b, _ = two_tenants
     with tenant_scope(a), pytest.raises(DBAPIError, match="row-level security"):
         db.session.execute(
-            text("INSERT INTO cases (tenant_id, public_id, reference, state, opened_at, updated_at)"
-                 " VALUES (:b, 'x', 'AAAA-AAAA', 'received', now(), now())"),
+            text(
+                "INSERT INTO cases (tenant_id, public_id, reference, state, opened_at, updated_at)"
+                " VALUES (:b, 'x', 'AAAA-AAAA', 'received', now(), now())"
+            ),
             {"b": b.id},
         )
     db.session.rollback()
@@ -168,7 +170,9 @@ def test_every_tenant_owned_table_has_its_policies(app):
             "JOIN pg_policy p ON p.polrelid = c.oid GROUP BY 1, 2, 3"
         )
     ).all()
-    protected = {name: (enabled, forced, list(policies)) for name, enabled, forced, policies in rows}
+    protected = {
+        name: (enabled, forced, list(policies)) for name, enabled, forced, policies in rows
+    }
     assert sorted(protected) == tenant_owned_tables()
     for name in tenant_owned_tables():
         assert protected[name] == (True, True, ["platform_access", "tenant_isolation"]), name

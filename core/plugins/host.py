@@ -104,6 +104,7 @@ class PluginHost:
             self._mark_broken(name, "another plugin already has this name", logger)
             return False
         try:
+            hash(plugin)  # pluggy keeps plugins in sets to call one alone: others would fail
             self.manager.register(plugin, name=name)
         except Exception as exc:
             self._mark_broken(name, f"could not be registered: {exc}", logger)

@@ -4,7 +4,6 @@ import re
 
 from flask import abort, current_app, g, request
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from core.extensions import db
 from core.plugins.host import TenantInfo
@@ -53,7 +52,7 @@ def _host_name() -> str:
 def find_request_tenant() -> tuple[Tenant | None, bool]:
     """The tenant this request names, and whether it named one at all."""
     slug = request.environ.get(SLUG_ENVIRON_KEY)
-    query = select(Tenant).options(selectinload(Tenant.domains))
+    query = select(Tenant)
     if slug is not None:
         return db.session.scalar(query.where(Tenant.slug == slug)), True
     host = _host_name()
