@@ -20,7 +20,7 @@ from core.tenancy.models import Tenant
 from core.tenancy.operations import create_tenant, enable_plugin
 from core.tenancy.scoping import platform_scope, tenant_scope
 
-TEST_PASSWORD = "correct horse battery staple"
+TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (accounts made by tests)
 
 
 @contextmanager

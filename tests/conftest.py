@@ -76,7 +76,7 @@ def migrate_database(config: dict, instance_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin():
+def postgres_admin(tmp_path_factory):
     """An engine on the server as a superuser, and the template database, migrated."""
     engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -95,13 +95,12 @@ def postgres_admin():
             )
         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
         connection.exec_driver_sql(f"CREATE DATABASE {TEMPLATE_DB}")
-    instance = Path(f"/tmp/cellule-test-{os.getpid()}")
+    instance = tmp_path_factory.mktemp("postgres-template")
     migrate_database(base_config(_url(TEMPLATE_DB, APP_ROLE), _url(TEMPLATE_DB)), instance)
     yield engine
     with engine.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
     engine.dispose()
-    shutil.rmtree(instance, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ def redis_app(app, config, redis_url, tmp_path):
 
 @pytest.mark.redis
 def test_with_redis_the_job_waits_in_the_queue_for_a_worker(redis_app, make_tenant):
-    app, queue = redis_app
+    _, queue = redis_app
     tenant = make_tenant("alpha")
     with tenant_scope(tenant):
         enqueue_after_commit(note_job_ran, "queued", tenant_id=tenant.id)
@@ -72,7 +72,7 @@ def test_with_redis_the_job_waits_in_the_queue_for_a_worker(redis_app, make_tena
 
 @pytest.mark.redis
 def test_the_worker_command_runs_jobs_in_forked_work_horses(redis_app, make_tenant):
-    app, queue = redis_app
+    app, _ = redis_app
     tenant = make_tenant("alpha")
     with tenant_scope(tenant):
         for label in ("one", "two"):

@@ -112,7 +112,7 @@ def test_the_development_server_logs_no_client_address(app, neoma, caplog):
     caplog.set_level("DEBUG")
     try:
         url = f"http://127.0.0.1:{server.server_port}/t/neoma/"
-        with urllib.request.urlopen(url) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url) as response:
             assert response.status == 200
     finally:
         server.shutdown()

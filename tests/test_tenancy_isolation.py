@@ -1,4 +1,4 @@
-"""A query in one tenant never sees another tenant's rows: in the ORM, and below it in PostgreSQL."""
+"""A query in one tenant never sees another tenant's rows: in the ORM, and in PostgreSQL."""
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
