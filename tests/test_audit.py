@@ -10,7 +10,13 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import ProgrammingError
 
 from core.audit.models import AuditEvent, AuditHead
-from core.audit.operations import GENESIS, AuditDetailsError, record_event, verify_chain
+from core.audit.operations import (
+    GENESIS,
+    AuditDetailsError,
+    _head_seal,
+    record_event,
+    verify_chain,
+)
 from core.crypto.fields import audit_key
 from core.extensions import db
 from core.tenancy.scoping import tenant_scope
@@ -35,6 +41,7 @@ def append_events(tenant, count: int) -> None:
 
 
 def verify(tenant):
+    """Check the tenant's chain as `cellule audit verify` does."""
     with tenant_scope(tenant):
         report = verify_chain(tenant.id)
     db.session.rollback()
@@ -51,6 +58,7 @@ def tamper(owner_engine, *statements) -> None:
 
 
 def stored_events(owner_engine, tenant_id: int) -> list:
+    """The tenant's event rows as stored, read as the table owner."""
     with owner_engine.connect() as connection:
         return connection.execute(
             select(EVENTS).where(EVENTS.c.tenant_id == tenant_id).order_by(EVENTS.c.seq)
@@ -165,8 +173,9 @@ def test_a_forged_event_with_a_made_up_hash_is_detected(tenant, owner_engine):
     )
     report = verify(tenant)
     assert report.checked == 6
-    assert len(report.problems) == 1, report.problems
+    assert len(report.problems) == 2, report.problems
     assert report.problems[0].startswith("modified: event 6 ")
+    assert report.problems[1].startswith("altered: the chain head (at event 6)")
 
 
 def test_an_event_slipped_into_the_middle_is_detected(tenant, owner_engine):
@@ -189,7 +198,8 @@ def test_an_event_slipped_into_the_middle_is_detected(tenant, owner_engine):
     assert report.problems[0].startswith("modified: event 3 ")
     # The renumbered events no longer match their seals either.
     assert [p.split(" (")[0] for p in report.problems] == [
-        f"modified: event {seq}" for seq in (3, 4, 5, 6)
+        *(f"modified: event {seq}" for seq in (3, 4, 5, 6)),
+        "altered: the chain head",
     ]
 
 
@@ -207,14 +217,35 @@ def test_resealing_needs_the_tenants_secret(tenant, owner_engine, keyed):
     tamper(
         owner_engine,
         update(EVENTS).where(EVENTS.c.id == last.id).values(action="case.closed", hash=new_hash),
-        update(HEADS).where(HEADS.c.tenant_id == tenant.id).values(hash=new_hash),
+        update(HEADS)
+        .where(HEADS.c.tenant_id == tenant.id)
+        .values(hash=new_hash, seal=_head_seal(key, 5, new_hash) if keyed else "0" * 64),
     )
     report = verify(tenant)
     if keyed:
         assert report.ok, report.problems
     else:
-        assert len(report.problems) == 1, report.problems
+        assert len(report.problems) == 2, report.problems
         assert report.problems[0].startswith("modified: event 5 ")
+        assert report.problems[1].startswith("altered: the chain head")
+
+
+def test_a_cut_tail_hidden_by_moving_the_head_back_is_detected(tenant, owner_engine):
+    """Deleting the last events and pointing the head at the new last one needs the key too."""
+    rows = stored_events(owner_engine, tenant.id)
+    tamper(
+        owner_engine,
+        delete(EVENTS).where(EVENTS.c.id.in_([rows[-1].id, rows[-2].id])),
+        update(HEADS)
+        .where(HEADS.c.tenant_id == tenant.id)
+        .values(seq=rows[-3].seq, hash=rows[-3].hash),
+    )
+    report = verify(tenant)
+    assert report.checked == 3
+    assert report.problems == [
+        "altered: the chain head (at event 3) does not match its seal; "
+        "events after it may have been deleted"
+    ]
 
 
 def test_another_tenants_chain_is_unaffected(make_tenant, owner_engine):
@@ -279,7 +310,7 @@ def test_cli_refuses_an_unknown_tenant(make_tenant, runner):
 @pytest.mark.sqlite_only
 def test_details_that_could_carry_personal_content_are_refused(make_tenant, details):
     tenant = make_tenant("alpha")
-    with tenant_scope(tenant), pytest.raises(AuditDetailsError, match="scalar|too long"):
+    with tenant_scope(tenant), pytest.raises(AuditDetailsError, match=r"scalar|too long"):
         record_event(
             tenant.id, actor="system", action="case.viewed", target=("case", "1"), details=details
         )

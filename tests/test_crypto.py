@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import StatementError
 
 from core import create_app
+from core.audit.operations import verify_chain
 from core.cases.models import Message
 from core.crypto.fields import FORMAT_VERSION, KEY_ID_SIZE, decrypt, encrypt
 from core.crypto.keys import KeyProblem, decode_master_key, generate_master_key, master_key_id
@@ -15,10 +17,11 @@ from core.extensions import db
 from core.reports.models import Report, ReporterIdentity
 from core.tenancy.scoping import TenantScopeError, platform_scope, tenant_scope
 
-NARRATIVE = "NARRATIVE-marigold-7731 he followed me to car park B"
-MESSAGE = "MESSAGE-heliotrope-4410 can we meet on Tuesday"
+NARRATIVE = "He followed me to car park marigold-7731 after the seminar"
+MESSAGE = "Can we meet on Tuesday, heliotrope-4410?"
 REPORTER = "Ottoline Quarrington-Vex"
-SECRETS = (NARRATIVE, MESSAGE, REPORTER)
+# Fragments distinctive enough that finding one anywhere in the database is a leak.
+DISTINCTIVE = ("marigold-7731", "heliotrope-4410", "Quarrington")
 # (table, encrypted column, plaintext it was given)
 ENCRYPTED_COLUMNS = (
     ("reports", "narrative", NARRATIVE),
@@ -48,6 +51,7 @@ def overwrite_narrative(owner_engine, report_id: int, blob: bytes) -> None:
 
 
 def read_narratives(tenant) -> list[str]:
+    """The tenant's narratives as the application reads them (decrypted)."""
     with tenant_scope(tenant):
         try:
             return list(db.session.scalars(select(Report.narrative).order_by(Report.id)))
@@ -74,17 +78,21 @@ def running(app):
 
 
 @pytest.fixture
-def alpha_case(make_tenant, make_case):
+def alpha_report(make_tenant, make_case):
+    """A tenant and the id of its one report, with a message and a named reporter."""
     tenant = make_tenant("zephyr-academy")
     case = make_case(tenant, NARRATIVE, message=MESSAGE, reporter_name=REPORTER)
-    return tenant, case
+    with tenant_scope(tenant):
+        report_id = case.reports[0].id
+    db.session.rollback()
+    return tenant, report_id
 
 
 # -- nothing readable at rest -------------------------------------------------------------
 
 
-def test_encrypted_columns_hold_only_ciphertext(alpha_case, owner_engine):
-    tenant, _ = alpha_case
+def test_encrypted_columns_hold_only_ciphertext(alpha_report, owner_engine):
+    tenant, _ = alpha_report
     for table, column, plaintext in ENCRYPTED_COLUMNS:
         (stored,) = raw_values(owner_engine, table, column, tenant.id)
         assert plaintext.encode() not in stored
@@ -101,7 +109,7 @@ def test_encrypted_columns_hold_only_ciphertext(alpha_case, owner_engine):
 
 
 @pytest.mark.sqlite_only
-def test_the_database_file_holds_no_plaintext(alpha_case):
+def test_the_database_file_holds_no_plaintext(alpha_report):
     path = Path(db.engine.url.database)
     raw = b"".join(
         candidate.read_bytes()
@@ -109,18 +117,18 @@ def test_the_database_file_holds_no_plaintext(alpha_case):
         if candidate.exists()
     )
     assert b"zephyr-academy" in raw  # the file does hold what is not encrypted
-    for plaintext in SECRETS:
-        for fragment in plaintext.split()[:2]:
-            assert fragment.encode() not in raw, fragment
+    for fragment in DISTINCTIVE:
+        assert fragment.encode() not in raw, fragment
+        assert fragment.encode("utf-16-le") not in raw, fragment
 
 
 # -- ciphertexts ------------------------------------------------------------------------
 
 
 def test_same_plaintext_gives_different_ciphertexts_carrying_the_key_id(
-    alpha_case, make_case, owner_engine
+    alpha_report, make_case, owner_engine
 ):
-    tenant, _ = alpha_case
+    tenant, _ = alpha_report
     make_case(tenant, NARRATIVE)
     first, second = raw_values(owner_engine, "reports", "narrative", tenant.id)
     assert first != second
@@ -134,24 +142,26 @@ def test_same_plaintext_gives_different_ciphertexts_carrying_the_key_id(
 @pytest.mark.parametrize(
     "position", [0, 1, 10, 30, -1], ids=["version", "key-id", "nonce", "body", "tag"]
 )
-def test_a_changed_byte_makes_the_value_unreadable(alpha_case, owner_engine, position):
-    tenant, case = alpha_case
+def test_a_changed_byte_makes_the_value_unreadable(alpha_report, owner_engine, position):
+    tenant, report_id = alpha_report
+    assert read_narratives(tenant) == [NARRATIVE]
     (blob,) = raw_values(owner_engine, "reports", "narrative", tenant.id)
     altered = bytearray(blob)
     altered[position] ^= 0x01
-    overwrite_narrative(owner_engine, case.reports[0].id, bytes(altered))
+    overwrite_narrative(owner_engine, report_id, bytes(altered))
     with pytest.raises(KeyProblem):
         read_narratives(tenant)
 
 
 def test_another_tenants_ciphertext_is_not_readable_here(
-    alpha_case, make_tenant, make_case, owner_engine, app
+    alpha_report, make_tenant, make_case, owner_engine, app
 ):
-    alpha, alpha_case_ = alpha_case
+    alpha, alpha_report_id = alpha_report
     beta = make_tenant("beta")
     make_case(beta, "beta's own narrative")
+    assert read_narratives(alpha) == [NARRATIVE]
     (beta_blob,) = raw_values(owner_engine, "reports", "narrative", beta.id)
-    overwrite_narrative(owner_engine, alpha_case_.reports[0].id, beta_blob)
+    overwrite_narrative(owner_engine, alpha_report_id, beta_blob)
 
     with pytest.raises(KeyProblem, match="another tenant"):
         read_narratives(alpha)
@@ -162,28 +172,41 @@ def test_another_tenants_ciphertext_is_not_readable_here(
     assert read_narratives(beta) == ["beta's own narrative"]
 
 
-def test_encrypting_needs_a_tenant_in_scope(alpha_case):
-    tenant, case = alpha_case
+def test_encrypting_needs_a_tenant_in_scope(alpha_report):
+    tenant, report_id = alpha_report
+    narrative_type = Report.__table__.c.narrative.type
     with platform_scope(), pytest.raises(TenantScopeError, match="no tenant in scope"):
-        Report.__table__.c.narrative.type.process_bind_param("x", db.engine.dialect)
+        narrative_type.process_bind_param("x", db.engine.dialect)
     with tenant_scope(tenant):
-        report = db.session.get(Report, case.reports[0].id)
+        report = db.session.get(Report, report_id)
     with platform_scope():
         report.narrative = "changed from the platform"
-        with pytest.raises(TenantScopeError, match="no tenant in scope"):
+        # SQLAlchemy wraps errors raised while binding parameters; the cause is ours.
+        with pytest.raises(StatementError) as raised:
             db.session.flush()
+        assert isinstance(raised.value.orig, TenantScopeError)
         db.session.rollback()
     assert read_narratives(tenant) == [NARRATIVE]
 
 
-def test_values_are_bound_to_their_tenant(alpha_case, make_tenant):
-    alpha, _ = alpha_case
+def test_values_are_bound_to_their_tenant(alpha_report, make_tenant):
+    alpha, _ = alpha_report
     beta = make_tenant("beta")
     with tenant_scope(alpha):
-        blob = encrypt(b"for alpha only", alpha.id)
-        assert decrypt(blob) == b"for alpha only"
+        blob = encrypt(b"for alpha only", alpha.id, "report.narrative")
+        assert decrypt(blob, "report.narrative") == b"for alpha only"
     with tenant_scope(beta), pytest.raises(KeyProblem, match="another tenant"):
-        decrypt(blob)
+        decrypt(blob, "report.narrative")
+    db.session.rollback()
+
+
+def test_values_are_bound_to_their_column(alpha_report, owner_engine):
+    """A narrative's ciphertext copied into a message body does not open there."""
+    alpha, _ = alpha_report
+    with tenant_scope(alpha):
+        blob = encrypt(b"a narrative", alpha.id, "report.narrative")
+        with pytest.raises(KeyProblem, match="altered or belongs elsewhere"):
+            decrypt(blob, "message.body")
     db.session.rollback()
 
 
@@ -216,6 +239,17 @@ def test_the_app_does_not_start_with_a_malformed_master_key(tmp_path):
         create_app(config, instance_path=str(tmp_path / "instance"))
 
 
+def test_a_wrong_master_key_opens_nothing(alpha_report, config, tmp_path):
+    tenant, _ = alpha_report
+    db.session.commit()
+    stranger = create_app(
+        {**config, "CELLULE_MASTER_KEY": generate_master_key()},
+        instance_path=str(tmp_path / "stranger"),
+    )
+    with running(stranger), pytest.raises(KeyProblem, match="no configured master key"):
+        read_narratives(tenant.id)
+
+
 def test_a_generated_master_key_is_well_formed():
     first, second = generate_master_key(), generate_master_key()
     assert first != second
@@ -223,9 +257,9 @@ def test_a_generated_master_key_is_well_formed():
 
 
 def test_rotation_rewraps_keys_without_reencrypting_data(
-    app, config, alpha_case, make_tenant, owner_engine, tmp_path
+    app, config, alpha_report, make_tenant, owner_engine, tmp_path
 ):
-    alpha, _ = alpha_case
+    alpha, _ = alpha_report
     beta = make_tenant("beta")
     old_key, new_key = config["CELLULE_MASTER_KEY"], generate_master_key()
     new_id = master_key_id(decode_master_key(new_key))
@@ -234,7 +268,7 @@ def test_rotation_rewraps_keys_without_reencrypting_data(
     assert {master for _, master in keys_before.values()} == {
         master_key_id(decode_master_key(old_key))
     }
-    db.session.commit()
+    db.session.commit()  # the outer app holds no transaction while another app writes
 
     rotating = create_app(
         {**config, "CELLULE_MASTER_KEY": new_key, "CELLULE_PREVIOUS_MASTER_KEYS": [old_key]},
@@ -264,8 +298,6 @@ def test_rotation_rewraps_keys_without_reencrypting_data(
         instance_path=str(tmp_path / "new-only"),
     )
     with running(new_only):
-        from core.audit.operations import verify_chain
-
         with tenant_scope(alpha_id):
             assert db.session.scalar(select(Report.narrative)) == NARRATIVE
             assert db.session.scalar(select(ReporterIdentity.full_name)) == REPORTER

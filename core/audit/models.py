@@ -38,3 +38,5 @@ class AuditHead(TenantOwned, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    # MAC over (seq, hash): without the key, the head cannot be moved back to hide a cut tail.
+    seal: Mapped[str] = mapped_column(String(64))

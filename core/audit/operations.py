@@ -3,7 +3,9 @@
 Each tenant's events form one chain: event N carries the MAC of event N-1, and its own MAC
 covers every field. The MAC is keyed with a secret derived from the tenant's data key, so
 someone who can write to the database but does not hold the master key cannot forge a
-consistent chain. The head row records the last link, which also exposes a cut tail.
+consistent chain. The head row records the last link under its own seal, which exposes a
+cut tail; only restoring an old copy of the head (from a backup) could hide one, which is
+why the head should also be anchored outside the database (see the README).
 """
 
 import hashlib
@@ -54,9 +56,15 @@ def _mac(key: bytes, event: AuditEvent) -> str:
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
+def _head_seal(key: bytes, seq: int, last_hash: str) -> str:
+    return hmac.new(key, f"head:{seq}:{last_hash}".encode(), hashlib.sha256).hexdigest()
+
+
 def start_chain(tenant_id: int) -> AuditHead:
     """Create the empty chain of a new tenant."""
-    head = AuditHead(tenant_id=tenant_id, seq=0, hash=GENESIS)
+    head = AuditHead(
+        tenant_id=tenant_id, seq=0, hash=GENESIS, seal=_head_seal(audit_key(tenant_id), 0, GENESIS)
+    )
     db.session.add(head)
     db.session.flush()
     return head
@@ -97,8 +105,10 @@ def record_event(
         details=_check_details(dict(details or {})),
         prev_hash=head.hash,
     )
-    event.hash = _mac(audit_key(tenant_id), event)
+    key = audit_key(tenant_id)
+    event.hash = _mac(key, event)
     head.seq, head.hash = event.seq, event.hash
+    head.seal = _head_seal(key, event.seq, event.hash)
     db.session.add(event)
     db.session.flush()
     return event
@@ -157,6 +167,11 @@ def verify_chain(tenant_id: int, *, batch_size: int = 5000) -> ChainReport:
     ).scalar_one_or_none()
     if head is None:
         report.problems.append("the chain head is missing")
+    elif head.seal != _head_seal(key, head.seq, head.hash):
+        report.problems.append(
+            f"altered: the chain head (at event {head.seq}) does not match its seal; "
+            "events after it may have been deleted"
+        )
     elif head.seq > last_seq:
         report.problems.append(f"deleted: event(s) {last_seq + 1}-{head.seq} missing at the end")
     elif head.seq != last_seq or head.hash != previous:

@@ -59,7 +59,7 @@ class Message(TenantOwned, db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     author_kind: Mapped[str] = mapped_column(String(20))  # "reporter" or "staff"
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    body: Mapped[str] = mapped_column(EncryptedText)
+    body: Mapped[str] = mapped_column(EncryptedText("message.body"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -28,8 +28,8 @@ class DataKey:
     key_id: str
     secret: bytes
 
-    def aad(self) -> bytes:
-        return f"cellule:{self.tenant_id}".encode()
+    def aad(self, purpose: str) -> bytes:
+        return f"cellule:{self.tenant_id}:{purpose}".encode()
 
 
 class KeyCache:
@@ -125,43 +125,52 @@ def audit_key(tenant_id: int) -> bytes:
     return derive_subkey(_key_by_id(first).secret, "audit-chain")
 
 
-def encrypt(plaintext: bytes, tenant_id: int) -> bytes:
+def encrypt(plaintext: bytes, tenant_id: int, purpose: str) -> bytes:
+    """Seal `plaintext` for `tenant_id`; it opens only for the same tenant and `purpose`."""
     key = active_key(tenant_id)
     nonce = os.urandom(NONCE_SIZE)
-    sealed = AESGCM(key.secret).encrypt(nonce, plaintext, key.aad())
+    sealed = AESGCM(key.secret).encrypt(nonce, plaintext, key.aad(purpose))
     return FORMAT_VERSION + bytes.fromhex(key.key_id) + nonce + sealed
 
 
-def decrypt(blob: bytes) -> bytes:
+def decrypt(blob: bytes, purpose: str) -> bytes:
     if blob[:1] != FORMAT_VERSION:
         raise KeyProblem("unknown encrypted value format")
     key = _key_by_id(blob[1 : 1 + KEY_ID_SIZE].hex())
     start = 1 + KEY_ID_SIZE
     try:
         return AESGCM(key.secret).decrypt(
-            blob[start : start + NONCE_SIZE], blob[start + NONCE_SIZE :], key.aad()
+            blob[start : start + NONCE_SIZE], blob[start + NONCE_SIZE :], key.aad(purpose)
         )
     except InvalidTag as exc:
         raise KeyProblem("encrypted value was altered or belongs elsewhere") from exc
 
 
 class EncryptedText(TypeDecorator):
-    """Text encrypted with the data key of the tenant in scope."""
+    """Text encrypted with the data key of the tenant in scope.
+
+    `purpose` (e.g. ``"report.narrative"``) is sealed in with the value, so a ciphertext
+    moved to another column, or to another tenant, no longer opens.
+    """
 
     impl = LargeBinary
     cache_ok = True
+
+    def __init__(self, purpose: str):
+        super().__init__()
+        self.purpose = purpose
 
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
         from core.tenancy.scoping import current_tenant_id
 
-        return encrypt(self._encode(value), current_tenant_id())
+        return encrypt(self._encode(value), current_tenant_id(), self.purpose)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return self._decode(decrypt(bytes(value)))
+        return self._decode(decrypt(bytes(value), self.purpose))
 
     def _encode(self, value) -> bytes:
         return value.encode()

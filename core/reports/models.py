@@ -27,8 +27,8 @@ class Report(TenantOwned, db.Model):
     is_anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
     site_key: Mapped[str | None] = mapped_column(String(60))
     categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    narrative: Mapped[str] = mapped_column(EncryptedText)
-    form_data: Mapped[dict | None] = mapped_column(EncryptedJSON)
+    narrative: Mapped[str] = mapped_column(EncryptedText("report.narrative"))
+    form_data: Mapped[dict | None] = mapped_column(EncryptedJSON("report.form_data"))
     # argon2id hash of the receipt code; the code itself is never stored.
     receipt_hash: Mapped[str | None] = mapped_column(String(200))
 
@@ -47,7 +47,7 @@ class ReporterIdentity(TenantOwned, db.Model):
     report_id: Mapped[int] = mapped_column(
         ForeignKey("reports.id", ondelete="CASCADE"), unique=True
     )
-    full_name: Mapped[str] = mapped_column(EncryptedText)
-    contact: Mapped[dict | None] = mapped_column(EncryptedJSON)
+    full_name: Mapped[str] = mapped_column(EncryptedText("reporter.full_name"))
+    contact: Mapped[dict | None] = mapped_column(EncryptedJSON("reporter.contact"))
 
     report: Mapped[Report] = relationship(back_populates="identity")
