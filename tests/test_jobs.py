@@ -81,3 +81,18 @@ def test_the_worker_command_runs_jobs_in_forked_work_horses(redis_app, make_tena
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code == 0, result.output
     assert sorted(ran(tenant)) == ["one", "two"]
+
+
+def failing_job() -> None:
+    raise RuntimeError("the job broke")
+
+
+def test_a_failing_in_process_job_does_not_undo_or_fail_the_commit(app, make_tenant, caplog):
+    tenant = make_tenant("alpha")
+    with tenant_scope(tenant):
+        record_event(tenant.id, actor="system", action="kept", target=("t", "1"))
+        enqueue_after_commit(failing_job, tenant_id=tenant.id)
+        db.session.commit()
+        kept = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action == "kept"))
+        assert list(kept) == ["kept"]
+    assert "job test_jobs:failing_job failed" in caplog.text

@@ -39,6 +39,7 @@ class KeyCache:
         self.master_keys = master_keys
         self.by_id: dict[str, DataKey] = {}
         self.active: dict[int, str] = {}
+        self.audit: dict[int, bytes] = {}
 
     def remember(self, tenant_id: int, key_id: str, secret: bytes, *, active: bool) -> DataKey:
         key = DataKey(tenant_id, key_id, secret)
@@ -50,6 +51,7 @@ class KeyCache:
     def clear(self) -> None:
         self.by_id.clear()
         self.active.clear()
+        self.audit.clear()
 
 
 def key_cache() -> KeyCache:
@@ -109,6 +111,9 @@ def audit_key(tenant_id: int) -> bytes:
     """The key that seals the tenant's audit chain, derived from its first data key."""
     from core.crypto.models import TenantKey
 
+    cache = key_cache()
+    if tenant_id in cache.audit:
+        return cache.audit[tenant_id]
     table = TenantKey.__table__
     first = (
         db.session.connection()
@@ -122,7 +127,8 @@ def audit_key(tenant_id: int) -> bytes:
     )
     if first is None:
         raise KeyProblem(f"tenant {tenant_id} has no data key")
-    return derive_subkey(_key_by_id(first).secret, "audit-chain")
+    key = cache.audit[tenant_id] = derive_subkey(_key_by_id(first).secret, "audit-chain")
+    return key
 
 
 def encrypt(plaintext: bytes, tenant_id: int, purpose: str) -> bytes:
