@@ -96,3 +96,17 @@ def test_a_failing_in_process_job_does_not_undo_or_fail_the_commit(app, make_ten
         kept = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action == "kept"))
         assert list(kept) == ["kept"]
     assert "job test_jobs:failing_job failed" in caplog.text
+
+
+def test_a_commit_survives_redis_being_unreachable(app, config, make_tenant, tmp_path, caplog):
+    unreachable = create_app(
+        {**config, "REDIS_URL": "redis://127.0.0.1:1/0"}, instance_path=str(tmp_path / "u")
+    )
+    tenant = make_tenant("alpha")
+    with unreachable.app_context(), tenant_scope(tenant):
+        record_event(tenant.id, actor="system", action="kept", target=("t", "1"))
+        enqueue_after_commit(note_job_ran, "lost?", tenant_id=tenant.id)
+        db.session.commit()
+        assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "kept"))
+        db.session.remove()
+    assert "could not queue job test_jobs:note_job_ran" in caplog.text

@@ -33,14 +33,18 @@ def _after_commit(session) -> None:
     if not jobs:
         return
     app = current_app._get_current_object()
+    # What was committed stays committed: a job that cannot be queued or that fails is
+    # logged, never turned into a failed request (a reporter must not think her report was
+    # lost). The rows it works on are still there for the periodic sweep to pick up.
     if app.config["REDIS_URL"]:
         queue = redis_queue(app)
         for path, tenant_id, args, kwargs in jobs:
-            queue.enqueue(run_job, path, tenant_id, args, kwargs, result_ttl=0)
+            try:
+                queue.enqueue(run_job, path, tenant_id, args, kwargs, result_ttl=0)
+            except Exception:
+                app.logger.exception("could not queue job %s", path)
         return
     for path, tenant_id, args, kwargs in jobs:
-        # What was committed stays committed: a failing job is logged, never turned into a
-        # failed request (a reporter must not think her report was lost).
         try:
             with app.app_context():
                 run_job(path, tenant_id, args, kwargs)
