@@ -4,6 +4,7 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -22,7 +23,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class TenantAwareSession(Session):
+    """A session whose `get` never hands out another tenant's row from its identity map.
+
+    Queries are scoped by `core.tenancy.scoping`; `get` is the one path that can answer
+    from memory without a query, so it applies the same rule itself.
+    """
+
+    def get(self, entity, ident, **kwargs):
+        from core.tenancy.scoping import check_visible  # here, to keep models importable
+
+        return check_visible(super().get(entity, ident, **kwargs))
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": TenantAwareSession})
 migrate = Migrate()
 babel = Babel()
 login_manager = LoginManager()

@@ -42,6 +42,19 @@ def test_joins_and_relationships_are_scoped_too(two_tenants):
         assert db.session.scalar(select(Case).where(Case.id == b_case_id)) is None
 
 
+def test_get_does_not_answer_from_memory_with_another_tenants_row(two_tenants):
+    a, b, b_case_id = two_tenants
+    with tenant_scope(b):
+        b_case = db.session.get(Case, b_case_id)  # now in the session's identity map
+        assert b_case is not None
+    with tenant_scope(a):
+        assert db.session.get(Case, b_case_id) is None
+    with platform_scope():
+        assert db.session.get(Case, b_case_id) is b_case
+    with pytest.raises(TenantScopeError, match="outside any tenant scope"):
+        db.session.get(Case, b_case_id)
+
+
 def test_bulk_update_and_delete_cannot_reach_another_tenant(two_tenants):
     a, b, _ = two_tenants
     with tenant_scope(a):

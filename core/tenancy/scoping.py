@@ -150,6 +150,18 @@ def _scope_queries(state: ORMExecuteState) -> None:
     )
 
 
+def check_visible(obj):
+    """`obj` if the current scope may see it; None if it belongs to another tenant."""
+    if not isinstance(obj, TenantOwned):
+        return obj
+    scope = _current.get()
+    if scope is None:
+        raise TenantScopeError(f"{type(obj).__name__} read outside any tenant scope")
+    if scope.is_platform or obj.tenant_id == scope.tenant_id:
+        return obj
+    return None
+
+
 def _tenant_owned_tables_in(statement) -> list[str]:
     owned = _owned_table_names()
     return sorted(
