@@ -18,7 +18,7 @@ from core.identity import operations as identity
 from core.identity.models import Role
 from core.plugins.host import TenantInfo, plugin_host
 from core.tenancy import operations as tenancy
-from core.tenancy.scoping import tenant_scope
+from core.tenancy.scoping import platform_scope, tenant_scope
 
 ACTOR = "platform"
 # Which committees (by their declared purpose) each demo role sits on.
@@ -35,11 +35,14 @@ def _profile_of(plugin: str) -> dict:
 
 
 def _demo_account(email: str, name: str, password: str):
-    user = identity.find_user(email)
-    if user is None:
-        return identity.create_user(email, name, password)
-    identity.set_password(user, password)
-    return user
+    """Create or reset a demo account; accounts are the platform's, not a tenant's."""
+    with platform_scope():
+        user = identity.find_user(email)
+        if user is None:
+            return identity.create_user(email, name, password)
+        identity.set_password(user, password)
+        db.session.flush()
+        return user
 
 
 def seed_demo(password: str | None = None) -> list[tuple[str, str, str, str]]:

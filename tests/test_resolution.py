@@ -66,8 +66,9 @@ def test_an_unknown_page_of_a_known_tenant_is_a_404_in_its_branding(client, neom
 
 
 def test_a_suspended_tenant_is_not_served(client, neoma):
-    neoma.suspended_at = utcnow()
-    db.session.commit()
+    with platform_scope():
+        neoma.suspended_at = utcnow()
+        db.session.commit()
     assert client.get("/t/neoma/").status_code == 404
 
 

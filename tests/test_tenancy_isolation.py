@@ -186,6 +186,8 @@ def test_every_tenant_owned_table_has_its_policies(app):
     protected = {
         name: (enabled, forced, list(policies)) for name, enabled, forced, policies in rows
     }
-    assert sorted(protected) == tenant_owned_tables()
+    assert sorted(protected) == sorted([*tenant_owned_tables(), "tenant_domains", "tenants", "users"])
     for name in tenant_owned_tables():
         assert protected[name] == (True, True, ["platform_access", "tenant_isolation"]), name
+    assert protected["tenants"] == (True, True, ["owner_writes", "platform_access", "read_all"])
+    assert protected["users"] == (True, True, ["platform_access", "read_all"])

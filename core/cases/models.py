@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.crypto.fields import EncryptedText
 from core.extensions import db
 from core.reports.models import Report
-from core.tenancy.models import TenantOwned
+from core.tenancy.models import TenantOwned, same_tenant_reference
 from core.types import UTCDateTime, utcnow
 
 # No 0/O, 1/I/L: references are read aloud and copied by hand.
@@ -27,7 +27,11 @@ class Case(TenantOwned, db.Model):
     """What staff handle: it moves through the tenant's procedure from state to state."""
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("tenant_id", "reference"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "reference"),
+        UniqueConstraint("tenant_id", "id"),
+        same_tenant_reference("committee_id", "committees"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(
@@ -35,7 +39,7 @@ class Case(TenantOwned, db.Model):
     )
     reference: Mapped[str] = mapped_column(String(20), default=new_reference)
     state: Mapped[str] = mapped_column(String(60))
-    committee_id: Mapped[int | None] = mapped_column(ForeignKey("committees.id"), index=True)
+    committee_id: Mapped[int | None] = mapped_column(Integer, index=True)
     site_key: Mapped[str | None] = mapped_column(String(60))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -51,12 +55,13 @@ class Message(TenantOwned, db.Model):
     """A message between the reporter and the unit on a case. The body is encrypted."""
 
     __tablename__ = "messages"
+    __table_args__ = (same_tenant_reference("case_id", "cases", ondelete="CASCADE"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(
         String(36), unique=True, default=lambda: str(uuid.uuid4())
     )
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
     author_kind: Mapped[str] = mapped_column(String(20))  # "reporter" or "staff"
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     body: Mapped[str] = mapped_column(EncryptedText("message.body"))

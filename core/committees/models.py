@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
-from core.tenancy.models import TenantOwned
+from core.tenancy.models import TenantOwned, same_tenant_reference
 from core.types import UTCDateTime, utcnow
 
 
@@ -15,7 +15,7 @@ class Committee(TenantOwned, db.Model):
     """A tenant's instance of a committee its plugin declares (matched on `key`)."""
 
     __tablename__ = "committees"
-    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "key"), UniqueConstraint("tenant_id", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(
@@ -34,12 +34,13 @@ class CommitteeMember(TenantOwned, db.Model):
     """A staff member sitting on a committee, optionally for one site (campus, house)."""
 
     __tablename__ = "committee_members"
-    __table_args__ = (UniqueConstraint("committee_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("committee_id", "user_id"),
+        same_tenant_reference("committee_id", "committees", ondelete="CASCADE"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    committee_id: Mapped[int] = mapped_column(
-        ForeignKey("committees.id", ondelete="CASCADE"), index=True
-    )
+    committee_id: Mapped[int] = mapped_column(Integer, index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     function: Mapped[str | None] = mapped_column(String(200))
     site_key: Mapped[str | None] = mapped_column(String(60))

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
-from core.tenancy.models import TenantOwned
+from core.tenancy.models import PlatformOwned, TenantOwned
 from core.types import UTCDateTime, utcnow
 
 
@@ -21,7 +21,7 @@ class Role(enum.StrEnum):
     AUDITOR = "auditor"
 
 
-class User(UserMixin, db.Model):
+class User(PlatformOwned, UserMixin, db.Model):
     """A staff account. One person may work for several tenants through memberships."""
 
     __tablename__ = "users"

@@ -3,12 +3,12 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.crypto.fields import EncryptedJSON, EncryptedText
 from core.extensions import db
-from core.tenancy.models import TenantOwned
+from core.tenancy.models import TenantOwned, same_tenant_reference
 from core.types import JSONType, UTCDateTime, utcnow
 
 
@@ -16,12 +16,16 @@ class Report(TenantOwned, db.Model):
     """One submission from a reporter. Its narrative and form answers are encrypted."""
 
     __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        same_tenant_reference("case_id", "cases"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(
         String(36), unique=True, default=lambda: str(uuid.uuid4())
     )
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reporter_relation: Mapped[str] = mapped_column(String(40))
     is_anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -42,11 +46,10 @@ class ReporterIdentity(TenantOwned, db.Model):
     """Who a named reporter is, kept apart from the narrative and shown only when allowed."""
 
     __tablename__ = "reporter_identities"
+    __table_args__ = (same_tenant_reference("report_id", "reports", ondelete="CASCADE"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_id: Mapped[int] = mapped_column(
-        ForeignKey("reports.id", ondelete="CASCADE"), unique=True
-    )
+    report_id: Mapped[int] = mapped_column(Integer, unique=True)
     full_name: Mapped[str] = mapped_column(EncryptedText("reporter.full_name"))
     contact: Mapped[dict | None] = mapped_column(EncryptedJSON("reporter.contact"))
 

@@ -2,17 +2,25 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, event
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Integer, String, event
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from core.extensions import db
 from core.types import JSONType, UTCDateTime, utcnow
 
 
-class Tenant(db.Model):
+class PlatformOwned:
+    """Mixin for tables every scope may read but only the platform (or, where
+    `owner_column` names the owning tenant's id, that tenant) may write."""
+
+    owner_column: str | None = None
+
+
+class Tenant(PlatformOwned, db.Model):
     """A school sharing the platform. Not tenant-owned itself: the platform finds tenants."""
 
     __tablename__ = "tenants"
+    owner_column = "id"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
@@ -43,13 +51,14 @@ def _bump_revision(mapper, connection, tenant):
     tenant.revision = (tenant.revision or 0) + 1
 
 
-class TenantDomain(db.Model):
+class TenantDomain(PlatformOwned, db.Model):
     """A host name (custom domain) that serves one tenant's portal."""
 
     __tablename__ = "tenant_domains"
+    owner_column = "tenant_id"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     host: Mapped[str] = mapped_column(String(253), unique=True)
 
     tenant: Mapped[Tenant] = relationship(back_populates="domains")
@@ -63,9 +72,19 @@ class TenantOwned:
     policy enforces the same rule again below the application.
     """
 
+    # No ON DELETE CASCADE: PostgreSQL runs cascades as the owner, past row-level security.
+    # Removing a tenant is a deliberate purge, table by table, in the platform scope.
     @declared_attr
     def tenant_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+        return mapped_column(ForeignKey("tenants.id"), index=True)
+
+
+def same_tenant_reference(column: str, table: str, **kwargs) -> ForeignKeyConstraint:
+    """A foreign key that also matches `tenant_id`, so a row can never point into another
+    tenant (its target table declares ``UniqueConstraint("tenant_id", "id")``)."""
+    return ForeignKeyConstraint(
+        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], **kwargs
+    )
 
 
 def tenant_owned_tables() -> list[str]:

@@ -24,6 +24,32 @@ def isolation_statements(table: str) -> list[str]:
     ]
 
 
+def shared_table_statements(table: str, owner_column: str | None) -> list[str]:
+    """Policies of a platform-owned table: everyone reads; the platform writes, and so does
+    the owning tenant where `owner_column` names it."""
+    statements = [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY read_all ON {table} FOR SELECT USING (true)",
+        f"CREATE POLICY platform_access ON {table} USING ({PLATFORM_MATCH}) "
+        f"WITH CHECK ({PLATFORM_MATCH})",
+    ]
+    if owner_column:
+        match = TENANT_MATCH.replace("tenant_id", owner_column, 1)
+        statements.append(
+            f"CREATE POLICY owner_writes ON {table} FOR UPDATE USING ({match}) WITH CHECK ({match})"
+        )
+    return statements
+
+
+def protect_shared_table(op, table: str, owner_column: str | None = None) -> None:
+    """Give a platform-owned table its row-level security policies (no-op on SQLite)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for statement in shared_table_statements(table, owner_column):
+        op.execute(statement)
+
+
 def enable_tenant_isolation(op, table: str) -> None:
     """Give `table` its row-level security policies (no-op on SQLite)."""
     if op.get_bind().dialect.name != "postgresql":

@@ -16,12 +16,12 @@ from functools import cache
 
 from flask_sqlalchemy.session import Session
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Table, event, text
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.sql import visitors
 
 from core.extensions import db
-from core.tenancy.models import Tenant, TenantOwned, tenant_owned_tables
+from core.tenancy.models import PlatformOwned, Tenant, TenantOwned, tenant_owned_tables
 
 
 class TenantScopeError(RuntimeError):
@@ -128,6 +128,8 @@ def _on_begin(session, transaction, connection) -> None:
 
 
 def _scope_queries(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update:
+        _check_written_tenants(state)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     scope = _current.get()
@@ -148,6 +150,31 @@ def _scope_queries(state: ORMExecuteState) -> None:
             TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
         )
     )
+
+
+def _check_written_tenants(state: ORMExecuteState) -> None:
+    """ORM bulk INSERT and UPDATE: rows go to the tenant in scope, and never move."""
+    statement = state.statement
+    table = getattr(statement, "table", None)
+    if table is None or table.name not in _owned_table_names():
+        return
+    scope = _current.get()
+    if scope is None:
+        raise TenantScopeError(f"write to tenant-owned table {table.name} outside any scope")
+    if scope.is_platform:
+        return
+    rows = [dict(statement._values or {}), *(r for rows in statement._multi_values for r in rows)]
+    parameters = state.parameters
+    rows += parameters if isinstance(parameters, list) else [parameters or {}]
+    for row in rows:
+        for column, value in row.items():
+            if getattr(column, "key", column) != "tenant_id":
+                continue
+            if state.is_update:
+                raise TenantScopeError(f"the tenant of a row of {table.name} never changes")
+            value = getattr(value, "value", value)
+            if value != scope.tenant_id:
+                raise TenantScopeError(f"cannot insert into {table.name} for another tenant")
 
 
 def check_visible(obj):
@@ -176,6 +203,11 @@ def _owned_table_names() -> frozenset[str]:
 
 def _check_writes(session, flush_context, instances) -> None:
     scope = _current.get()
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, PlatformOwned):
+            _require_platform_or_owner(scope, obj, is_new=obj in session.new)
+        elif isinstance(obj, TenantOwned) and obj not in session.new:
+            _require_unchanged_tenant(obj)
     for obj in session.new:
         if not isinstance(obj, TenantOwned):
             continue
@@ -187,6 +219,21 @@ def _check_writes(session, flush_context, instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, TenantOwned):
             _require_same_tenant(scope, obj, "change")
+
+
+def _require_platform_or_owner(scope: Scope | None, obj, *, is_new: bool) -> None:
+    if scope is not None and scope.is_platform:
+        return
+    owner = getattr(obj, obj.owner_column) if obj.owner_column else None
+    if scope is not None and owner == scope.tenant_id and not (is_new and isinstance(obj, Tenant)):
+        return
+    raise TenantScopeError(f"only the platform scope may write this {type(obj).__name__}")
+
+
+def _require_unchanged_tenant(obj) -> None:
+    history = inspect(obj).attrs.tenant_id.history
+    if history.deleted and history.deleted[0] is not None:
+        raise TenantScopeError(f"the tenant of a {type(obj).__name__} never changes")
 
 
 def _require_same_tenant(scope: Scope | None, obj, verb: str) -> None:

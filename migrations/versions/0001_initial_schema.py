@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:25:14.405660
+Create Date: 2026-11-23 11:00:33.485340
 
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from core.tenancy.rls import enable_tenant_isolation
+from core.tenancy.rls import enable_tenant_isolation, protect_shared_table
 
 # revision identifiers, used by Alembic.
 revision = "0001"
@@ -30,6 +30,8 @@ TENANT_OWNED_TABLES = (
     "reports",
     "tenant_keys",
 )
+# Platform-owned tables every scope reads; (table, column naming the tenant that may update).
+SHARED_TABLES = (("tenants", "id"), ("tenant_domains", "tenant_id"), ("users", None))
 
 
 def upgrade():
@@ -90,10 +92,7 @@ def upgrade():
             ["actor_user_id"], ["users.id"], name=op.f("fk_audit_events_actor_user_id_users")
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_audit_events_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_audit_events_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
         sa.UniqueConstraint("tenant_id", "seq", name=op.f("uq_audit_events_tenant_id_seq")),
@@ -112,10 +111,7 @@ def upgrade():
         sa.Column("seal", sa.String(length=64), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_audit_heads_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_audit_heads_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_heads")),
         sa.UniqueConstraint("tenant_id", name=op.f("uq_audit_heads_tenant_id")),
@@ -132,13 +128,11 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_committees_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_committees_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_committees")),
         sa.UniqueConstraint("public_id", name=op.f("uq_committees_public_id")),
+        sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_committees_tenant_id_id")),
         sa.UniqueConstraint("tenant_id", "key", name=op.f("uq_committees_tenant_id_key")),
     )
     with op.batch_alter_table("committees", schema=None) as batch_op:
@@ -165,10 +159,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_memberships_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_memberships_tenant_id_tenants")
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users"), ondelete="CASCADE"
@@ -188,10 +179,7 @@ def upgrade():
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("host", sa.String(length=253), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_tenant_domains_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_tenant_domains_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenant_domains")),
         sa.UniqueConstraint("host", name=op.f("uq_tenant_domains_host")),
@@ -210,10 +198,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_tenant_keys_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_tenant_keys_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenant_keys")),
         sa.UniqueConstraint("key_id", name=op.f("uq_tenant_keys_key_id")),
@@ -234,16 +219,16 @@ def upgrade():
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["committee_id"], ["committees.id"], name=op.f("fk_cases_committee_id_committees")
+            ["tenant_id", "committee_id"],
+            ["committees.tenant_id", "committees.id"],
+            name=op.f("fk_cases_tenant_id_committees"),
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_cases_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_cases_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
         sa.UniqueConstraint("public_id", name=op.f("uq_cases_public_id")),
+        sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_cases_tenant_id_id")),
         sa.UniqueConstraint("tenant_id", "reference", name=op.f("uq_cases_tenant_id_reference")),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
@@ -260,16 +245,13 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["committee_id"],
-            ["committees.id"],
-            name=op.f("fk_committee_members_committee_id_committees"),
+            ["tenant_id", "committee_id"],
+            ["committees.tenant_id", "committees.id"],
+            name=op.f("fk_committee_members_tenant_id_committees"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_committee_members_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_committee_members_tenant_id_tenants")
         ),
         sa.ForeignKeyConstraint(
             ["user_id"],
@@ -306,13 +288,13 @@ def upgrade():
             ["author_user_id"], ["users.id"], name=op.f("fk_messages_author_user_id_users")
         ),
         sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name=op.f("fk_messages_case_id_cases"), ondelete="CASCADE"
+            ["tenant_id", "case_id"],
+            ["cases.tenant_id", "cases.id"],
+            name=op.f("fk_messages_tenant_id_cases"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_messages_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_messages_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
         sa.UniqueConstraint("public_id", name=op.f("uq_messages_public_id")),
@@ -340,15 +322,17 @@ def upgrade():
         sa.Column("form_data", sa.LargeBinary(), nullable=True),
         sa.Column("receipt_hash", sa.String(length=200), nullable=True),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_reports_case_id_cases")),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_reports_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id", "case_id"],
+            ["cases.tenant_id", "cases.id"],
+            name=op.f("fk_reports_tenant_id_cases"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_reports_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
         sa.UniqueConstraint("public_id", name=op.f("uq_reports_public_id")),
+        sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_reports_tenant_id_id")),
     )
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_reports_case_id"), ["case_id"], unique=False)
@@ -362,16 +346,13 @@ def upgrade():
         sa.Column("contact", sa.LargeBinary(), nullable=True),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["report_id"],
-            ["reports.id"],
-            name=op.f("fk_reporter_identities_report_id_reports"),
+            ["tenant_id", "report_id"],
+            ["reports.tenant_id", "reports.id"],
+            name=op.f("fk_reporter_identities_tenant_id_reports"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_reporter_identities_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_reporter_identities_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reporter_identities")),
         sa.UniqueConstraint("report_id", name=op.f("uq_reporter_identities_report_id")),
@@ -383,6 +364,8 @@ def upgrade():
 
     for table in TENANT_OWNED_TABLES:
         enable_tenant_isolation(op, table)
+    for table, owner_column in SHARED_TABLES:
+        protect_shared_table(op, table, owner_column)
 
 
 def downgrade():
