@@ -99,6 +99,9 @@ def fill_instance_secrets(config, instance_path: str) -> None:
             instance, "secret_key", lambda: secrets.token_urlsafe(48)
         )[0]
     if not config.get("CELLULE_MASTER_KEY"):
+        if not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            # Every process of a real deployment must share one key the operator backs up.
+            raise RuntimeError("CELLULE_MASTER_KEY must be set outside the embedded SQLite default")
         config["CELLULE_MASTER_KEY"], created = _instance_secret(
             instance, "master_key", generate_master_key
         )

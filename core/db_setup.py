@@ -1,5 +1,7 @@
 """Binding the database and migrations to the app."""
 
+import logging
+
 from sqlalchemy import event
 
 from core.extensions import db, migrate
@@ -16,6 +18,37 @@ def init_app(app) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "first_connect", _check_role_is_subject_to_rls)
+
+
+class UnsafeDatabaseRole(RuntimeError):
+    """The application's database role would escape row-level security."""
+
+
+def _check_role_is_subject_to_rls(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(
+        "SELECT rolsuper OR rolbypassrls, current_user, "
+        "EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' "
+        "AND tableowner = current_user AND tablename <> 'alembic_version') "
+        "FROM pg_roles WHERE rolname = current_user"
+    )
+    escapes, role, owns_tables = cursor.fetchone()
+    cursor.close()
+    dbapi_connection.rollback()
+    if escapes:
+        raise UnsafeDatabaseRole(
+            f"DATABASE_URL connects as {role}, a superuser or BYPASSRLS role: row-level "
+            "security would not apply. Use a plain role and put the owner in "
+            "DATABASE_MIGRATION_URL."
+        )
+    if owns_tables:
+        logging.getLogger(__name__).warning(
+            "DATABASE_URL connects as %s, which owns the tables and could turn row-level "
+            "security off; give migrations their own role (DATABASE_MIGRATION_URL).",
+            role,
+        )
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:

@@ -24,16 +24,18 @@ class Base(DeclarativeBase):
 
 
 class TenantAwareSession(Session):
-    """A session whose `get` never hands out another tenant's row from its identity map.
+    """A session that never hands out another tenant's row from its identity map.
 
-    Queries are scoped by `core.tenancy.scoping`; `get` is the one path that can answer
-    from memory without a query, so it applies the same rule itself.
+    Queries are scoped by `core.tenancy.scoping`; looking an object up by primary key
+    (`Session.get`, `Query.get`, many-to-one lazy loads) can answer from memory without a
+    query, so that lookup applies the same rule: a miss falls through to a scoped query.
     """
 
-    def get(self, entity, ident, **kwargs):
+    def _identity_lookup(self, mapper, primary_key_identity, *args, **kwargs):
         from core.tenancy.scoping import check_visible  # here, to keep models importable
 
-        return check_visible(super().get(entity, ident, **kwargs))
+        found = super()._identity_lookup(mapper, primary_key_identity, *args, **kwargs)
+        return check_visible(found) if isinstance(found, db.Model) else found
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": TenantAwareSession})

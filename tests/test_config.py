@@ -59,3 +59,14 @@ def test_readme_opens_with_the_two_commands_ci_runs():
     assert readme[1:3] == ["make run", "make test"]
     assert readme[3] == "```"
     assert "\nmake test\n" in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_outside_sqlite_the_master_key_must_be_given(tmp_path):
+    import pytest
+
+    with pytest.raises(RuntimeError, match="CELLULE_MASTER_KEY must be set"):
+        create_app(
+            {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://app@127.0.0.1/none"},
+            instance_path=str(tmp_path),
+        )
+    assert not (tmp_path / "master_key").exists()

@@ -1,8 +1,8 @@
 """A query in one tenant never sees another tenant's rows: in the ORM, and in PostgreSQL."""
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core.cases.models import Case, Message
 from core.extensions import db
@@ -186,8 +186,101 @@ def test_every_tenant_owned_table_has_its_policies(app):
     protected = {
         name: (enabled, forced, list(policies)) for name, enabled, forced, policies in rows
     }
-    assert sorted(protected) == sorted([*tenant_owned_tables(), "tenant_domains", "tenants", "users"])
+    shared = ["tenant_domains", "tenants", "users"]
+    assert sorted(protected) == sorted([*tenant_owned_tables(), *shared])
     for name in tenant_owned_tables():
         assert protected[name] == (True, True, ["platform_access", "tenant_isolation"]), name
     assert protected["tenants"] == (True, True, ["owner_writes", "platform_access", "read_all"])
     assert protected["users"] == (True, True, ["platform_access", "read_all"])
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.LegacyAPIWarning")
+def test_no_identity_map_path_returns_another_tenants_row(two_tenants):
+    a, b, b_case_id = two_tenants
+    with tenant_scope(b):
+        b_case = db.session.get(Case, b_case_id)
+        b_report = db.session.scalars(select(Report)).one()
+        assert b_report.case is b_case
+    with tenant_scope(a):
+        assert Case.query.get(b_case_id) is None
+        db.session.expire(b_report, ["case"])
+        assert b_report.case is None
+
+
+def test_a_row_cannot_point_into_another_tenant(two_tenants):
+    a, _, b_case_id = two_tenants
+    with tenant_scope(a):
+        db.session.add(Report(reporter_relation="victim", narrative="x", case_id=b_case_id))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+    db.session.rollback()
+
+
+def test_bulk_writes_stay_in_the_tenant_in_scope(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a):
+        with pytest.raises(TenantScopeError, match="another tenant"):
+            db.session.execute(insert(Case).values(tenant_id=b.id, state="planted"))
+        with pytest.raises(TenantScopeError, match="never changes"):
+            db.session.execute(update(Case).values(tenant_id=b.id))
+        case = db.session.scalars(select(Case)).first()
+        case.tenant_id = b.id
+    with tenant_scope(b), pytest.raises(TenantScopeError, match="never changes"):
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(TenantScopeError, match="outside any scope"):
+        db.session.execute(insert(Case).values(tenant_id=a.id, state="planted"))
+
+
+def test_shared_tables_are_written_by_the_platform_only(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a):
+        b.name = "Taken over"
+        with pytest.raises(TenantScopeError, match="only the platform"):
+            db.session.flush()
+        db.session.rollback()
+        a.name = "Alpha renamed"  # a tenant may change itself
+        db.session.flush()
+    db.session.rollback()
+
+
+@pytest.mark.postgresql
+def test_raw_sql_in_a_tenant_cannot_delete_or_take_over_another_tenant(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a):
+        deleted = db.session.execute(text("DELETE FROM tenants WHERE id = :b"), {"b": b.id})
+        assert deleted.rowcount == 0
+        renamed = db.session.execute(
+            text("UPDATE tenants SET name = 'x' WHERE id = :b"), {"b": b.id}
+        )
+        assert renamed.rowcount == 0
+        touched = db.session.execute(text("UPDATE users SET password_hash = 'x'"))
+        assert touched.rowcount == 0
+    db.session.rollback()
+
+
+@pytest.mark.postgresql
+def test_the_database_scope_follows_nested_scopes_that_fail(two_tenants):
+    a, b, _ = two_tenants
+    with tenant_scope(a):
+        for inner in (tenant_scope(b), platform_scope()):
+            with pytest.raises(ValueError), inner:
+                raise ValueError("inner work failed")
+            ids = db.session.execute(text("SELECT DISTINCT tenant_id FROM reports")).scalars()
+            assert list(ids) == [a.id]
+    db.session.rollback()
+
+
+@pytest.mark.postgresql
+def test_the_app_refuses_a_role_that_escapes_row_level_security(config, database, tmp_path):
+    from core import create_app
+    from core.db_setup import UnsafeDatabaseRole
+
+    superuser_url = database[1]  # the tests' owner connection is a superuser
+    app = create_app(
+        {**config, "SQLALCHEMY_DATABASE_URI": superuser_url}, instance_path=str(tmp_path)
+    )
+    with app.app_context(), pytest.raises(UnsafeDatabaseRole, match="superuser or BYPASSRLS"):
+        db.session.execute(text("SELECT 1"))
+    with app.app_context():
+        db.engine.dispose()

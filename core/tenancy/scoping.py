@@ -75,16 +75,13 @@ def platform_scope() -> Iterator[Scope]:
 @contextmanager
 def _scoped(scope: Scope) -> Iterator[Scope]:
     token = _current.set(scope)
-    _apply_to_open_transaction()
     try:
+        _apply_to_open_transaction()
         yield scope
-    except BaseException:
-        # The transaction may be aborted; whoever handles the error rolls it back, and the
-        # next transaction starts with the right settings.
+    finally:
+        # Also on error: PostgreSQL must never keep an inner scope's settings.
         _current.reset(token)
-        raise
-    _current.reset(token)
-    _apply_to_open_transaction()
+        _apply_to_open_transaction()
 
 
 def enter_scope(scope: Scope):
@@ -103,10 +100,14 @@ def leave_scope(token, *, update_transaction: bool = True) -> None:
 def _apply_to_open_transaction() -> None:
     """If a transaction is already open, tell PostgreSQL about the new scope at once."""
     session = db.session()
-    if session.in_transaction() and db.engine.dialect.name == "postgresql":
-        connection = session.connection()
-        if connection.connection.dbapi_connection.info.transaction_status != INERROR:
-            _write_rls_settings(connection)
+    if db.engine.dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active:
+        return  # the next transaction begins with the right settings (`_on_begin`)
+    connection = session.connection()
+    if connection.connection.dbapi_connection.info.transaction_status != INERROR:
+        _write_rls_settings(connection)
 
 
 def _write_rls_settings(connection) -> None:
