@@ -6,7 +6,6 @@ own ``tests/conftest.py``.
 """
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -14,24 +13,13 @@ from core.cases.models import Case, Message
 from core.extensions import db
 from core.identity.models import Role
 from core.identity.operations import create_user, grant_role
-from core.plugins.host import PluginHost, TenantInfo, plugin_host
+from core.plugins.host import PluginHost, plugin_host
 from core.reports.models import Report, ReporterIdentity
 from core.tenancy.models import Tenant
 from core.tenancy.operations import create_tenant, enable_plugin
 from core.tenancy.scoping import platform_scope, tenant_scope
 
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (accounts made by tests)
-
-
-@contextmanager
-def registered_plugin(host: PluginHost, name: str, plugin) -> Iterator[None]:
-    """Register an ad-hoc plugin for the block, and always unregister it after."""
-    if not host.add(name, plugin):
-        raise AssertionError(f"plugin {name} did not register: {host.broken.get(name)}")
-    try:
-        yield
-    finally:
-        host.remove(name)
 
 
 @pytest.fixture
@@ -116,7 +104,3 @@ def make_case(app) -> Callable:
         return case
 
     return make
-
-
-def tenant_info(tenant: Tenant) -> TenantInfo:
-    return TenantInfo.of(tenant)

@@ -1,6 +1,7 @@
 """What every page shares: locale choice, security headers, error pages, health check."""
 
 import logging
+import re
 
 from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import get_locale
@@ -61,9 +62,24 @@ def healthz():
     return {"status": "ok"}
 
 
+class WithoutClientAddress(logging.Filter):
+    """Drop the client's address that the development server puts first on each request line.
+
+    A reporter's IP address is never logged; the rest of the line (and the server's own
+    messages, such as the address it listens on) stays.
+    """
+
+    REQUEST_LINE = re.compile(r"^\S+ - - \[")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and self.REQUEST_LINE.match(record.msg):
+            record.msg = self.REQUEST_LINE.sub("- - - [", record.msg, count=1)
+        return True
+
+
 def init_app(app) -> None:
-    # The development server's access log starts every line with the client's IP address,
-    # which is never logged for a reporter: keep only its warnings and errors.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    werkzeug_logger = logging.getLogger("werkzeug")
+    if not any(isinstance(f, WithoutClientAddress) for f in werkzeug_logger.filters):
+        werkzeug_logger.addFilter(WithoutClientAddress())
     app.register_blueprint(bp)
     app.jinja_env.globals.update(locales_here=locales_here, get_locale=get_locale)

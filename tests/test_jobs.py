@@ -110,3 +110,12 @@ def test_a_commit_survives_redis_being_unreachable(app, config, make_tenant, tmp
         assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "kept"))
         db.session.remove()
     assert "could not queue job test_jobs:note_job_ran" in caplog.text
+
+
+def test_a_rolled_back_savepoint_keeps_the_transactions_jobs(app, make_tenant):
+    tenant = make_tenant("alpha")
+    with tenant_scope(tenant):
+        enqueue_after_commit(note_job_ran, "outer", tenant_id=tenant.id)
+        db.session.begin_nested().rollback()
+        db.session.commit()
+    assert ran(tenant) == ["outer"]

@@ -102,6 +102,7 @@ def test_security_headers_on_every_page(client, neoma):
 
 
 def test_the_development_server_logs_no_client_address(app, neoma, caplog):
+    import socket
     import threading
     import urllib.request
 
@@ -115,7 +116,19 @@ def test_the_development_server_logs_no_client_address(app, neoma, caplog):
         url = f"http://127.0.0.1:{server.server_port}/t/neoma/"
         with urllib.request.urlopen(url) as response:
             assert response.status == 200
+        with socket.create_connection(("127.0.0.1", server.server_port)) as raw:
+            raw.sendall(b"NONSENSE\r\n\r\n")  # a request line the server rejects, and logs
+            raw.recv(1024)
     finally:
         server.shutdown()
         thread.join()
-    assert "127.0.0.1" not in caplog.text
+    assert "GET /t/neoma/" in caplog.text  # the request was logged...
+    assert "Bad request" in caplog.text
+    assert "127.0.0.1" not in caplog.text  # ...without the client's address
+
+
+@pytest.mark.parametrize("host", ["neoma.cellule.test", "signalement.neoma.example"])
+def test_a_tenants_host_does_not_serve_another_tenants_prefix(client, neoma, make_tenant, host):
+    make_tenant("ciup", enable=("ciup",))
+    assert client.get("/t/ciup/", headers={"Host": host}).status_code == 404
+    assert client.get("/t/ciup/", headers={"Host": "localhost"}).status_code == 200

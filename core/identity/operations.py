@@ -2,7 +2,7 @@
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.audit.operations import record_event
 from core.extensions import db
@@ -23,7 +23,7 @@ def normalise_email(email: str) -> str:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def load_user(public_id: str) -> User | None:

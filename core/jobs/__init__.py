@@ -40,7 +40,10 @@ def _after_commit(session) -> None:
         queue = redis_queue(app)
         for path, tenant_id, args, kwargs in jobs:
             try:
-                queue.enqueue(run_job, path, tenant_id, args, kwargs, result_ttl=0)
+                # The description (logged by workers) names the job, never its arguments.
+                queue.enqueue(
+                    run_job, path, tenant_id, args, kwargs, result_ttl=0, description=path
+                )
             except Exception:
                 app.logger.exception("could not queue job %s", path)
         return
@@ -52,8 +55,12 @@ def _after_commit(session) -> None:
             app.logger.exception("job %s failed", path)
 
 
-def _after_rollback(session) -> None:
-    session.info.pop("cellule.jobs", None)
+def _after_soft_rollback(session, previous_transaction) -> None:
+    # Only the outermost rollback drops the jobs: a savepoint rolled back inside a
+    # transaction that then commits keeps them (jobs are idempotent, so an extra run of one
+    # asked for inside the savepoint does no harm).
+    if previous_transaction.parent is None:
+        session.info.pop("cellule.jobs", None)
 
 
 def redis_queue(app):
@@ -62,7 +69,10 @@ def redis_queue(app):
 
     connection = app.extensions.get("cellule.redis")
     if connection is None:
-        connection = app.extensions["cellule.redis"] = Redis.from_url(app.config["REDIS_URL"])
+        # Bounded waits: an unreachable Redis must not hang the commit that queues a job.
+        connection = app.extensions["cellule.redis"] = Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
+        )
     return Queue(QUEUE_NAME, connection=connection)
 
 
@@ -109,7 +119,10 @@ def init_app(app) -> None:
     from core.jobs import cli
 
     app.extensions["cellule.pid"] = os.getpid()
-    for name, listener in (("after_commit", _after_commit), ("after_rollback", _after_rollback)):
+    for name, listener in (
+        ("after_commit", _after_commit),
+        ("after_soft_rollback", _after_soft_rollback),
+    ):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
     cli.init_app(app)

@@ -153,9 +153,11 @@ class PluginHost:
         collect-all hook gives one list of every plugin's items, in call order. Hooks that
         take only the tenant are cached per tenant revision: treat results as read-only.
         """
-        key = (tenant.id, tenant.revision, tenant.enabled_plugins, hook)
-        if not kwargs and key in self._results:
-            return self._results[key]
+        # One entry per tenant and hook, replaced when the tenant's revision moves on.
+        key, version = (tenant.id, hook), (tenant.revision, tenant.enabled_plugins)
+        cached = self._results.get(key)
+        if not kwargs and cached is not None and cached[0] == version:
+            return cached[1]
         caller = getattr(self.manager.hook, hook)
         first_result = bool(caller.spec.opts.get("firstresult"))
         schema_class, many = HOOK_SCHEMAS[hook]
@@ -178,7 +180,7 @@ class PluginHost:
         if not first_result and hook in SHARED_DIRECTORIES:
             result.sort(key=lambda item: item["order"])
         if not kwargs:
-            self._results[key] = result
+            self._results[key] = (version, result)
         return result
 
     def _call_order(self, caller, tenant: TenantInfo) -> list[str]:

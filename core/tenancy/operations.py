@@ -109,7 +109,3 @@ def disable_plugin(tenant: Tenant, name: str, *, actor) -> None:
     db.session.flush()
     with tenant_scope(tenant):
         record_event(tenant.id, actor=actor, action="plugin.disabled", target=("plugin", name))
-
-
-def tenant_info(tenant: Tenant) -> TenantInfo:
-    return TenantInfo.of(tenant)

@@ -51,10 +51,18 @@ def _host_name() -> str:
 
 def find_request_tenant() -> tuple[Tenant | None, bool]:
     """The tenant this request names, and whether it named one at all."""
+    host_tenant, host_named = _tenant_of_host()
     slug = request.environ.get(SLUG_ENVIRON_KEY)
+    if slug is None:
+        return host_tenant, host_named
+    if host_named:
+        # A tenant's own host never serves another tenant's path: each keeps its origin.
+        return None, True
+    return db.session.scalar(select(Tenant).where(Tenant.slug == slug)), True
+
+
+def _tenant_of_host() -> tuple[Tenant | None, bool]:
     query = select(Tenant)
-    if slug is not None:
-        return db.session.scalar(query.where(Tenant.slug == slug)), True
     host = _host_name()
     base = current_app.config["CELLULE_BASE_DOMAIN"]
     if base and host.endswith("." + base):
