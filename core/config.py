@@ -32,13 +32,15 @@ SETTINGS = [
     ("SECRET_KEY", "generated once into the instance folder", "Signs sessions and CSRF tokens."),
     (
         "CELLULE_MASTER_KEY",
-        "generated once into the instance folder (with a warning)",
+        "generated once into the instance folder (with a warning), on SQLite only; "
+        "required otherwise",
         "Base64 of 32 random bytes; wraps every tenant's data keys.",
     ),
     (
         "CELLULE_PREVIOUS_MASTER_KEYS",
         "(none)",
-        "Comma-separated older master keys, read only while `cellule keys rewrap` runs.",
+        "Comma-separated older master keys that still open data keys; needed only during a "
+        "rotation, until `cellule keys rewrap` has run.",
     ),
     (
         "CELLULE_BASE_DOMAIN",
