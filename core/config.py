@@ -29,7 +29,11 @@ SETTINGS = [
         "Connection that runs migrations (the owner of the tables).",
     ),
     ("REDIS_URL", "(none)", "Redis for rq jobs; when absent, jobs run in process."),
-    ("SECRET_KEY", "generated once into the instance folder", "Signs sessions and CSRF tokens."),
+    (
+        "SECRET_KEY",
+        "generated once into the instance folder, on SQLite only; required otherwise",
+        "Signs sessions and CSRF tokens.",
+    ),
     (
         "CELLULE_MASTER_KEY",
         "generated once into the instance folder (with a warning), on SQLite only; "
@@ -96,14 +100,18 @@ def fill_instance_secrets(config, instance_path: str) -> None:
     from core.crypto.keys import generate_master_key
 
     instance = Path(instance_path)
+    embedded = config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    missing = [k for k in ("SECRET_KEY", "CELLULE_MASTER_KEY") if not config.get(k)]
+    if missing and not embedded:
+        # Every process of a real deployment must share these, and the operator backs them up.
+        raise RuntimeError(
+            f"{' and '.join(missing)} must be set outside the embedded SQLite default"
+        )
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(
             instance, "secret_key", lambda: secrets.token_urlsafe(48)
         )[0]
     if not config.get("CELLULE_MASTER_KEY"):
-        if not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-            # Every process of a real deployment must share one key the operator backs up.
-            raise RuntimeError("CELLULE_MASTER_KEY must be set outside the embedded SQLite default")
         config["CELLULE_MASTER_KEY"], created = _instance_secret(
             instance, "master_key", generate_master_key
         )

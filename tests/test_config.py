@@ -64,7 +64,7 @@ def test_readme_opens_with_the_two_commands_ci_runs():
 def test_outside_sqlite_the_master_key_must_be_given(tmp_path):
     import pytest
 
-    with pytest.raises(RuntimeError, match="CELLULE_MASTER_KEY must be set"):
+    with pytest.raises(RuntimeError, match="SECRET_KEY and CELLULE_MASTER_KEY must be set"):
         create_app(
             {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://app@127.0.0.1/none"},
             instance_path=str(tmp_path),
