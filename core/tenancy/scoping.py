@@ -204,22 +204,16 @@ def _owned_table_names() -> frozenset[str]:
 
 def _check_writes(session, flush_context, instances) -> None:
     scope = _current.get()
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        is_new = obj in session.new
         if isinstance(obj, PlatformOwned):
-            _require_platform_or_owner(scope, obj, is_new=obj in session.new)
-        elif isinstance(obj, TenantOwned) and obj not in session.new:
-            _require_unchanged_tenant(obj)
-    for obj in session.new:
-        if not isinstance(obj, TenantOwned):
-            continue
-        if scope is None:
-            raise TenantScopeError(f"new {type(obj).__name__} outside any tenant scope")
-        if obj.tenant_id is None and not scope.is_platform:
-            obj.tenant_id = scope.tenant_id
-        _require_same_tenant(scope, obj, "create")
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, TenantOwned):
-            _require_same_tenant(scope, obj, "change")
+            _require_platform_or_owner(scope, obj, is_new=is_new)
+        elif isinstance(obj, TenantOwned):
+            if is_new and obj.tenant_id is None and scope is not None and not scope.is_platform:
+                obj.tenant_id = scope.tenant_id
+            if not is_new:
+                _require_unchanged_tenant(obj)
+            _require_same_tenant(scope, obj, "create" if is_new else "change")
 
 
 def _require_platform_or_owner(scope: Scope | None, obj, *, is_new: bool) -> None:
