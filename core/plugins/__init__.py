@@ -1,13 +1,15 @@
 """The plugin system: discovery through entry points, per-tenant dispatch, validation.
 
-Plugin authors need three names from here: ``hookimpl`` to mark implementations,
-``TenantInfo`` (what every hook receives) and ``PluginError`` (what a misbehaving plugin
-causes). The hooks themselves are documented in ``core/hookspecs.py``.
+Plugin authors need four names from here: ``hookimpl`` to mark implementations,
+``TenantInfo`` (what every hook receives), ``PluginError`` (what a misbehaving plugin
+causes) and ``PluginData`` (to read the YAML files a plugin ships). The hooks themselves
+are documented in ``core/hookspecs.py``.
 """
 
+from core.plugins.data import PluginData
 from core.plugins.host import PluginError, PluginHost, TenantInfo, hookimpl
 
-__all__ = ["PluginError", "PluginHost", "TenantInfo", "hookimpl", "init_app"]
+__all__ = ["PluginData", "PluginError", "PluginHost", "TenantInfo", "hookimpl", "init_app"]
 
 
 def init_app(app):

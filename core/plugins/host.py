@@ -3,12 +3,15 @@
 import importlib.metadata
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pluggy
+import yaml
 from flask import current_app
 from marshmallow import ValidationError
 
 from core import hookspecs
+from core.plugins.i18n import PluginTranslator, localize, texts
 from core.plugins.schemas import HOOK_SCHEMAS
 
 PROJECT = "cellule"
@@ -69,6 +72,7 @@ class PluginHost:
     manager: pluggy.PluginManager
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
+    translators: dict[str, PluginTranslator] = field(default_factory=dict)
     _results: dict = field(default_factory=dict)
     _callers: dict = field(default_factory=dict)
 
@@ -118,6 +122,7 @@ class PluginHost:
         hooks = tuple(sorted(hc.name for hc in self.manager.get_hookcallers(plugin) or []))
         module = getattr(plugin, "__name__", type(plugin).__name__)
         self.plugins[name] = PluginInfo(name, distribution, version, module, hooks)
+        self.translators[name] = PluginTranslator.of(name, plugin)
         self.broken.pop(name, None)
         self._forget()
         return True
@@ -125,6 +130,7 @@ class PluginHost:
     def remove(self, name: str) -> None:
         self.manager.unregister(name=name)
         self.plugins.pop(name, None)
+        self.translators.pop(name, None)
         self._forget()
 
     def _forget(self) -> None:
@@ -146,15 +152,17 @@ class PluginHost:
 
     # -- calling hooks -----------------------------------------------------------------
 
-    def call(self, tenant: TenantInfo, hook: str, **kwargs):
+    def call(self, tenant: TenantInfo, hook: str, *, locale: str | None = None, **kwargs):
         """Call `hook` for `tenant` on the plugins it enabled, and validate the answers.
 
         A ``firstresult`` hook gives the first answer that is not None (or None); a
-        collect-all hook gives one list of every plugin's items, in call order. Hooks that
-        take only the tenant are cached per tenant revision: treat results as read-only.
+        collect-all hook gives one list of every plugin's items, in call order. With
+        `locale`, texts come translated by each answering plugin's catalogues; without, in
+        the plugins' source language. Hooks that take only the tenant are cached per tenant
+        revision: treat results as read-only.
         """
-        # One entry per tenant and hook, replaced when the tenant's revision moves on.
-        key, version = (tenant.id, hook), (tenant.revision, tenant.enabled_plugins)
+        # One entry per tenant, hook and language, replaced when the tenant moves on.
+        key, version = (tenant.id, hook, locale), (tenant.revision, tenant.enabled_plugins)
         cached = self._results.get(key)
         if not kwargs and cached is not None and cached[0] == version:
             return cached[1]
@@ -170,11 +178,14 @@ class PluginHost:
                 raise PluginError(name, hook, f"raised {exc!r}") from exc
             if first_result:
                 if answer is not None:
-                    result = _validate(name, hook, schema_class, answer, many=False)
+                    result = self._translated(
+                        name, locale, _validate(name, hook, schema_class, answer, many=False)
+                    )
                     break
             else:
                 for items in answer:  # one list per implementation that did not return None
-                    for item in _validate(name, hook, schema_class, items, many=many):
+                    valid = _validate(name, hook, schema_class, items, many=many)
+                    for item in self._translated(name, locale, valid):
                         if _merge(hook, name, item, seen):
                             result.append(item)
         if not first_result and hook in SHARED_DIRECTORIES:
@@ -182,6 +193,28 @@ class PluginHost:
         if not kwargs:
             self._results[key] = (version, result)
         return result
+
+    def source_texts(self, name: str) -> list[str]:
+        """Every text of plugin `name` a catalogue must translate: what its data hooks return
+        (for a tenant that enabled only it) and the texts of the YAML files beside it."""
+        self.check_usable(name)
+        info = TenantInfo(0, "_texts", name, "en", ("en",), -1, (name,))
+        found = []
+        for hook in DATA_HOOKS:
+            if hook in self.plugins[name].hooks:
+                found.extend(texts(self.call(info, hook)))
+        plugin = self.manager.get_plugin(name)
+        module_file = getattr(plugin, "__file__", None)
+        if module_file:
+            for path in sorted(Path(module_file).parent.rglob("*.yaml")):
+                found.extend(texts(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        return list(dict.fromkeys(found))
+
+    def _translated(self, name: str, locale: str | None, data):
+        if locale is None:
+            return data
+        translator = self.translators[name]
+        return localize(data, lambda message: translator.gettext(locale, message))
 
     def _call_order(self, caller, tenant: TenantInfo) -> list[str]:
         enabled = set(tenant.enabled_plugins)
@@ -205,6 +238,18 @@ class PluginHost:
             self._callers[(hook, name)] = caller
         return caller
 
+
+# The hooks that take only the tenant: their answers are the plugin's data, checked when a
+# tenant enables it and cached per tenant revision.
+DATA_HOOKS = (
+    "institution_profile",
+    "committees",
+    "procedure",
+    "sanction_ladder",
+    "helplines",
+    "legal_definitions",
+    "report_form",
+)
 
 # Collect-all hooks whose entries may legitimately come from several plugins (a national
 # directory reused by each institution): a repeated key is dropped, the first one kept.

@@ -64,6 +64,16 @@ class CalendarSchema(Schema):
     subdivision = fields.String(load_default=None, allow_none=True)
 
 
+class CategorySchema(Schema):
+    key = _key()
+    label = _text()
+    description = fields.String(load_default="")
+
+
+# Who may report on a portal; the core words each one for reporters.
+RELATIONS = ("victim", "witness", "knowledge")
+
+
 class ProfileSchema(Schema):
     name = _text()
     short_name = _text()
@@ -77,6 +87,15 @@ class ProfileSchema(Schema):
     sites = fields.List(fields.Nested(SiteSchema), required=True, validate=validate.Length(min=1))
     welcome = fields.String(load_default="")
     contact_email = fields.Email(load_default=None, allow_none=True)
+    categories = fields.List(
+        fields.Nested(CategorySchema), required=True, validate=validate.Length(min=1)
+    )
+    relations = fields.List(
+        fields.String(validate=validate.OneOf(RELATIONS)),
+        load_default=lambda: list(RELATIONS),
+        validate=validate.Length(min=1),
+    )
+    confidentiality = fields.String(load_default="")
 
     @validates("timezone")
     def _known_zone(self, value, **kwargs):
@@ -88,6 +107,36 @@ class ProfileSchema(Schema):
         if data["default_locale"] not in data["locales"]:
             raise ValidationError("default_locale must be one of locales", "default_locale")
         _unique_keys(data["sites"], "site")
+        _unique_keys(data["categories"], "category")
+
+
+# -- conditions (shared by committees, procedures and forms) -------------------------
+
+# The people a case is about; a report's form says which site each belongs to.
+PARTIES = ("victim", "implicated")
+
+
+class SiteAttributeSchema(Schema):
+    party = fields.String(required=True, validate=validate.OneOf(PARTIES))
+    attribute = _key()
+    equals = fields.Raw(required=True)
+
+
+class ConditionSchema(Schema):
+    """A test on a case's facts; every key given must hold (an empty condition always holds).
+
+    ``relation``: the reporter's relation is one of these; ``anonymous``: the report is (or is
+    not) anonymous; ``flags`` / ``not_flags``: these flags are all set / none is set;
+    ``consents``: these consents are all given; ``site_attribute``: an attribute of a party's
+    site (e.g. whether the implicated person's house is affiliated) equals a value.
+    """
+
+    relation = fields.List(fields.String(validate=validate.OneOf(RELATIONS)))
+    anonymous = fields.Boolean()
+    flags = fields.List(fields.String(validate=KEY))
+    not_flags = fields.List(fields.String(validate=KEY))
+    consents = fields.List(fields.String(validate=KEY))
+    site_attribute = fields.Nested(SiteAttributeSchema)
 
 
 # -- committees -----------------------------------------------------------------------
@@ -99,10 +148,35 @@ class CommitteeRoleSchema(Schema):
     min = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-class ConditionSchema(Schema):
+# Composition rules the core enforces when members are chosen for a case. ``note`` is a rule
+# people apply (shown to them, never checked by the core).
+RULE_KINDS = {
+    # members serving the site of one of these parties may not sit (optionally: with these roles)
+    "exclude_party_site": {"parties", "roles"},
+    # members who already sat on this case for one of these committees may not sit
+    "exclude_prior_involvement": {"committees"},
+    # members serving the party's site may sit only once the consent is given
+    "party_site_requires_consent": {"party", "consent", "roles"},
+    "note": set(),
+}
+
+
+class RuleSchema(Schema):
     key = _key()
+    kind = fields.String(load_default="note", validate=validate.OneOf(sorted(RULE_KINDS)))
     description = _text()
     params = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @validates_schema
+    def _params(self, data, **kwargs):
+        unknown = set(data["params"]) - RULE_KINDS[data["kind"]]
+        if unknown:
+            raise ValidationError(f"unknown params for {data['kind']}: {sorted(unknown)}")
+        for name in ("parties", "party"):
+            values = data["params"].get(name)
+            values = [values] if isinstance(values, str) else values or []
+            if any(v not in PARTIES for v in values):
+                raise ValidationError(f"{name} must name parties among {list(PARTIES)}")
 
 
 class CommitteeSchema(Schema):
@@ -118,13 +192,20 @@ class CommitteeSchema(Schema):
     min_members = fields.Integer(load_default=1, validate=validate.Range(min=0))
     max_members = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
     roles = fields.List(fields.Nested(CommitteeRoleSchema), load_default=list)
-    conditions = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    conditions = fields.List(fields.Nested(RuleSchema), load_default=list)
+    # members serve one site each (a campus's officers) rather than the whole institution
+    per_site = fields.Boolean(load_default=False)
 
     @validates_schema
     def _sizes(self, data, **kwargs):
         if data["max_members"] is not None and data["max_members"] < data["min_members"]:
             raise ValidationError("max_members is below min_members", "max_members")
         _unique_keys(data["roles"], "role")
+        _unique_keys(data["conditions"], "condition")
+        roles = {r["key"] for r in data["roles"]}
+        for rule in data["conditions"]:
+            if set(rule["params"].get("roles", [])) - roles:
+                raise ValidationError(f"condition {rule['key']!r} names an unknown role")
 
 
 # -- route_report ---------------------------------------------------------------------
@@ -133,6 +214,7 @@ class CommitteeSchema(Schema):
 class RouteSchema(Schema):
     committee = _key()
     site = fields.String(load_default=None, allow_none=True)
+    exclude_sites = fields.List(fields.String(validate=KEY), load_default=list)
     also_notify = fields.List(fields.String(validate=KEY), load_default=list)
     reason = fields.String(load_default="")
 
@@ -140,24 +222,91 @@ class RouteSchema(Schema):
 # -- procedure ------------------------------------------------------------------------
 
 
+# Who a transition's ``roles`` may name besides the tenant's committee keys.
+CORE_ACTORS = ("listener", "committee_member", "decision_maker", "admin", "reporter")
+# Who ``informs`` may name besides committee keys and the procedure's own ``parties``.
+CORE_PARTIES = ("reporter", "victim", "implicated")
+# Which measures a transition lets its actor record (see ``sanction_ladder``).
+MEASURE_KINDS = ("protective", "precautionary", "sanction", "referral", "support")
+ANY_STATE = "*"
+
+
 class StateSchema(Schema):
     key = _key()
     label = _text()
     final = fields.Boolean(load_default=False)
     description = fields.String(load_default="")
+    # what the reporter reads: plain words, shown on the portal and in the reporter's space
+    reporter_label = fields.String(load_default=None, allow_none=True)
+    reporter_description = fields.String(load_default="")
+    # steps drawn on the portal's "what happens after you report"
+    public = fields.Boolean(load_default=True)
+    # who may see a case in this state (core roles or committee keys); empty: the committee
+    # the case is assigned to and the tenant's listeners
+    visible_to = fields.List(fields.String(validate=KEY), load_default=list)
+
+
+class ConsentRequirementSchema(Schema):
+    consent = _key()
+    when = fields.Nested(ConditionSchema, load_default=dict)
+
+
+class ConsentRequirementField(fields.Field):
+    """A consent key, or ``{"consent": key, "when": condition}`` for a conditional gate."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = {"consent": value}
+        return ConsentRequirementSchema().load(value)
+
+
+class InformSchema(Schema):
+    party = _key()
+    message = fields.String(load_default="")
+
+
+class InformField(fields.Field):
+    """A party key, or ``{"party": key, "message": "what they are told"}``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = {"party": value}
+        return InformSchema().load(value)
+
+
+class ParticipantsSchema(Schema):
+    committee = _key()
+    min = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class EffectSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["reveal_identity"]))
+    unless = fields.Nested(ConditionSchema, load_default=None, allow_none=True)
 
 
 class TransitionSchema(Schema):
     key = _key()
     label = _text()
     from_ = fields.List(
-        fields.String(validate=KEY), required=True, data_key="from", validate=validate.Length(min=1)
+        fields.String(validate=validate.Regexp(r"^(\*|[a-z][a-z0-9_]*)$")),
+        required=True,
+        data_key="from",
+        validate=validate.Length(min=1),
     )
-    to = _key()
+    # None: an action that leaves the case in its state (a hearing, a progress report)
+    to = fields.String(load_default=None, allow_none=True, validate=KEY)
     roles = fields.List(fields.String(validate=KEY), required=True, validate=validate.Length(min=1))
-    requires_consent = fields.List(fields.String(validate=KEY), load_default=list)
-    informs = fields.List(fields.String(validate=KEY), load_default=list)
+    when = fields.Nested(ConditionSchema, load_default=dict)
+    requires_consent = fields.List(ConsentRequirementField(), load_default=list)
+    requires_flags = fields.List(fields.String(validate=KEY), load_default=list)
+    participants = fields.Nested(ParticipantsSchema, load_default=None, allow_none=True)
+    assign = fields.String(load_default=None, allow_none=True, validate=KEY)
+    compose = fields.String(load_default=None, allow_none=True, validate=KEY)
+    measures = fields.List(fields.String(validate=validate.OneOf(MEASURE_KINDS)), load_default=list)
+    effects = fields.List(fields.Nested(EffectSchema), load_default=list)
+    informs = fields.List(InformField(), load_default=list)
     description = fields.String(load_default="")
+    reporter_label = fields.String(load_default=None, allow_none=True)
 
     @post_load
     def _plain_from(self, data, **kwargs):
@@ -165,15 +314,29 @@ class TransitionSchema(Schema):
         return data
 
 
+class KeyList(fields.List):
+    """One key or a non-empty list of keys."""
+
+    def __init__(self, **kwargs):
+        super().__init__(fields.String(validate=KEY), validate=validate.Length(min=1), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize([value] if isinstance(value, str) else value, attr, data)
+
+
 class DeadlineSchema(Schema):
     key = _key()
     label = _text()
-    starts = _key()
-    ends = fields.List(fields.String(validate=KEY), required=True, validate=validate.Length(min=1))
+    starts = KeyList(required=True)
+    ends = KeyList(required=True)
     working_days = fields.Integer(validate=validate.Range(min=1))
     calendar_days = fields.Integer(validate=validate.Range(min=1))
     hours = fields.Integer(validate=validate.Range(min=1))
     indicative = fields.Boolean(load_default=False)
+    when = fields.Nested(ConditionSchema, load_default=dict)
+    description = fields.String(load_default="")
+    # shown to the reporter on the portal's diagram, next to the step it belongs to
+    public = fields.Boolean(load_default=True)
 
     @validates_schema
     def _one_duration(self, data, **kwargs):
@@ -182,10 +345,18 @@ class DeadlineSchema(Schema):
             raise ValidationError("give exactly one of working_days, calendar_days, hours")
 
 
-class ConsentSchema(Schema):
+class KeyedTextSchema(Schema):
     key = _key()
     label = _text()
     description = fields.String(load_default="")
+
+
+class ObligationSchema(Schema):
+    key = _key()
+    label = _text()
+    description = fields.String(load_default="")
+    when = fields.Nested(ConditionSchema, required=True)
+    transition = _key()
 
 
 class ProcedureSchema(Schema):
@@ -195,32 +366,60 @@ class ProcedureSchema(Schema):
         fields.Nested(TransitionSchema), required=True, validate=validate.Length(min=1)
     )
     deadlines = fields.List(fields.Nested(DeadlineSchema), load_default=list)
-    consents = fields.List(fields.Nested(ConsentSchema), load_default=list)
+    consents = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
+    flags = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
+    parties = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
+    obligations = fields.List(fields.Nested(ObligationSchema), load_default=list)
 
     @validates_schema
     def _references(self, data, **kwargs):
-        _unique_keys(data["states"], "state")
-        _unique_keys(data["transitions"], "transition")
-        _unique_keys(data["deadlines"], "deadline")
-        _unique_keys(data["consents"], "consent")
+        for part in ("states", "transitions", "deadlines", "consents", "flags", "parties"):
+            _unique_keys(data[part], part[:-1])
+        _unique_keys(data["obligations"], "obligation")
         states = {s["key"] for s in data["states"]}
         transitions = {t["key"] for t in data["transitions"]}
         consents = {c["key"] for c in data["consents"]}
+        flags = {f["key"] for f in data["flags"]}
+        parties = {p["key"] for p in data["parties"]}
+
+        def check(what, refs, known, kind):
+            for ref in refs:
+                if ref not in known:
+                    raise ValidationError(f"{what} names unknown {kind} {ref!r}")
+
+        def check_condition(what, condition):
+            if condition:
+                check(
+                    what, condition.get("flags", []) + condition.get("not_flags", []), flags, "flag"
+                )
+                check(what, condition.get("consents", []), consents, "consent")
+
         if data["initial_state"] not in states:
             raise ValidationError(f"initial_state {data['initial_state']!r} is not a state")
+        if set(parties) & set(CORE_PARTIES):
+            raise ValidationError(f"parties {list(CORE_PARTIES)} are the core's own")
         for t in data["transitions"]:
-            for ref in [*t["from"], t["to"]]:
-                if ref not in states:
-                    raise ValidationError(f"transition {t['key']!r} names unknown state {ref!r}")
-            for ref in t["requires_consent"]:
-                if ref not in consents:
-                    raise ValidationError(f"transition {t['key']!r} needs unknown consent {ref!r}")
+            what = f"transition {t['key']!r}"
+            check(what, [s for s in t["from"] if s != ANY_STATE], states, "state")
+            check(what, [t["to"]] if t["to"] else [], states, "state")
+            check(what, [r["consent"] for r in t["requires_consent"]], consents, "consent")
+            check(what, t["requires_flags"], flags, "flag")
+            check_condition(what, t["when"])
+            for r in t["requires_consent"]:
+                check_condition(what, r["when"])
+            for e in t["effects"]:
+                check_condition(what, e["unless"])
         for d in data["deadlines"]:
-            if d["starts"] not in states | transitions:
-                raise ValidationError(f"deadline {d['key']!r} starts on unknown {d['starts']!r}")
-            for ref in d["ends"]:
-                if ref not in transitions:
-                    raise ValidationError(f"deadline {d['key']!r} ends on unknown {ref!r}")
+            what = f"deadline {d['key']!r}"
+            check(what, d["starts"], states | transitions, "state or transition")
+            check(what, d["ends"], states | transitions, "state or transition")
+            check_condition(what, d["when"])
+        for o in data["obligations"]:
+            what = f"obligation {o['key']!r}"
+            check(what, [o["transition"]], transitions, "transition")
+            check_condition(what, o["when"])
+        if not any(s["final"] for s in data["states"]):
+            raise ValidationError("at least one state must be final")
 
 
 # -- sanction_ladder ------------------------------------------------------------------
@@ -236,11 +435,15 @@ class MeasureSchema(Schema):
     rank = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
     collective = fields.Boolean(load_default=False)
     description = fields.String(load_default="")
+    # who may decide it, in the institution's words (e.g. "the General Delegate")
+    decided_by = fields.String(load_default="")
 
 
 class AppealSchema(Schema):
     label = _text()
     description = fields.String(load_default="")
+    # who hears the appeal, e.g. "the president of the National Foundation's board"
+    authority = fields.String(load_default="")
 
 
 class SanctionLadderSchema(Schema):
@@ -262,12 +465,46 @@ class SanctionLadderSchema(Schema):
 # -- helplines ------------------------------------------------------------------------
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TIME = validate.Regexp(r"^([01][0-9]|2[0-4]):[0-5][0-9]$", error="must be a time like 09:30")
+
+
+class SlotSchema(Schema):
+    days = fields.List(
+        fields.String(validate=validate.OneOf(DAYS)), required=True, validate=validate.Length(min=1)
+    )
+    opens = fields.String(required=True, validate=TIME)
+    closes = fields.String(required=True, validate=TIME)
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if data["closes"] <= data["opens"]:
+            raise ValidationError("closes must be after opens (use 24:00 for midnight)")
+
+
+class HoursSchema(Schema):
+    """When a line answers: ``{"always": true}``, or weekly ``slots`` in the institution's time
+    zone; ``note`` adds what a schedule cannot say (public holidays, "by appointment")."""
+
+    always = fields.Boolean(load_default=False)
+    slots = fields.List(fields.Nested(SlotSchema), load_default=list)
+    note = fields.String(load_default="")
+
+    @validates_schema
+    def _one_way(self, data, **kwargs):
+        if data["always"] and data["slots"]:
+            raise ValidationError("give either always or slots, not both")
+        if not (data["always"] or data["slots"] or data["note"]):
+            raise ValidationError("say when the line answers: always, slots or a note")
+
+
 class HelplineSchema(Schema):
     key = _key()
     name = _text()
     number = fields.String(load_default=None, allow_none=True)
     email = fields.Email(load_default=None, allow_none=True)
-    url = fields.Url(load_default=None, allow_none=True)
+    url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+    address = fields.String(load_default=None, allow_none=True)
     channels = fields.List(
         fields.String(
             validate=validate.OneOf(["phone", "sms", "chat", "email", "web", "in_person"])
@@ -275,18 +512,28 @@ class HelplineSchema(Schema):
         required=True,
         validate=validate.Length(min=1),
     )
-    hours = _text()
-    cost = fields.String(load_default="")
+    hours = fields.Nested(HoursSchema, required=True)
+    cost = fields.String(
+        load_default="unknown", validate=validate.OneOf(["free", "charged", "unknown"])
+    )
+    cost_note = fields.String(load_default="")
     audience = fields.String(load_default="")
     languages = fields.List(fields.String(validate=LOCALE), load_default=list)
+    # a number to call when someone is in danger now (17, 15, 114, 112)
     emergency = fields.Boolean(required=True)
+    # a line that says of itself it is not an emergency number (3919): the portal says so
+    not_for_emergencies = fields.Boolean(load_default=False)
+    # national lines come from one shared directory; local ones are the institution's own
+    scope = fields.String(load_default="local", validate=validate.OneOf(["national", "local"]))
     order = fields.Integer(load_default=1000)
     description = fields.String(load_default="")
 
     @validates_schema
     def _reachable(self, data, **kwargs):
-        if not (data["number"] or data["email"] or data["url"]):
-            raise ValidationError("give at least one of number, email, url")
+        if not (data["number"] or data["email"] or data["url"] or data["address"]):
+            raise ValidationError("give at least one of number, email, url, address")
+        if data["emergency"] and data["not_for_emergencies"]:
+            raise ValidationError("a line cannot be both emergency and not for emergencies")
 
 
 # -- legal_definitions ----------------------------------------------------------------
@@ -295,8 +542,13 @@ class HelplineSchema(Schema):
 class LegalDefinitionSchema(Schema):
     key = _key()
     title = _text()
+    # the article(s) quoted or summarised, e.g. "Code pénal, art. 222-33"
     reference = fields.String(load_default="")
     text = _text()
+    # enumerations kept as lists (the 25 discrimination criteria), shown as bullet points
+    items = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    # headings group definitions on the page ("Harassment", "Consent")
+    group = fields.String(load_default="")
     order = fields.Integer(load_default=1000)
 
 
@@ -306,25 +558,49 @@ class LegalDefinitionSchema(Schema):
 class ChoiceSchema(Schema):
     value = _key()
     label = _text()
+    # consents the reporter gives by picking this choice
+    grants = fields.List(fields.String(validate=KEY), load_default=list)
+
+
+FIELD_TYPES = (
+    "text",  # one line
+    "textarea",  # free text
+    "number",  # a whole number
+    "choice",  # one of `choices`
+    "multichoice",  # any of `choices`
+    "date",
+    "boolean",
+    "site",  # one of the profile's sites; `party` says whose site it is
+    "person",  # the name of a person (kept encrypted; people implicated are matched across cases)
+    "consent",  # a box that gives the consent named by `consent` when ticked
+)
 
 
 class FormFieldSchema(Schema):
     key = _key()
     label = _text()
-    type = fields.String(
-        required=True,
-        validate=validate.OneOf(
-            ["text", "textarea", "choice", "multichoice", "date", "boolean", "site", "consent"]
-        ),
-    )
+    type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     required = fields.Boolean(load_default=False)
     choices = fields.List(fields.Nested(ChoiceSchema), load_default=list)
     help = fields.String(load_default="")
+    # groups fields on the page ("The person implicated")
+    section = fields.String(load_default="")
+    # for `site` fields: the site of this party (None: where it happened, used for routing)
+    party = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PARTIES))
+    # for `person` fields: who this person is in the report
+    role = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf([*PARTIES, "witness"])
+    )
+    consent = fields.String(load_default=None, allow_none=True, validate=KEY)
 
     @validates_schema
     def _choices(self, data, **kwargs):
         if data["type"] in {"choice", "multichoice"} and not data["choices"]:
             raise ValidationError(f"a {data['type']} field needs choices", "choices")
+        if data["type"] == "consent" and not data["consent"]:
+            raise ValidationError("a consent field names the consent it gives", "consent")
+        if data["party"] and data["type"] != "site":
+            raise ValidationError("only site fields name a party", "party")
         _unique_keys(data["choices"], "choice", key="value")
 
 

@@ -9,24 +9,13 @@ from core.audit.operations import record_event, start_chain
 from core.committees.operations import sync_committees
 from core.crypto.operations import create_data_key
 from core.extensions import db
-from core.plugins.host import PluginHost, TenantInfo
+from core.plugins.host import DATA_HOOKS, PluginHost, TenantInfo
 from core.tenancy.models import Tenant, TenantDomain
 from core.tenancy.scoping import tenant_scope
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SUPPORTED_LOCALES = ("fr", "en")
-# Hooks that depend on the tenant alone: called once when a plugin is enabled, so a plugin
-# that answers badly is refused then rather than on a reporter's page.
-DATA_HOOKS = (
-    "institution_profile",
-    "committees",
-    "procedure",
-    "sanction_ladder",
-    "helplines",
-    "legal_definitions",
-    "report_form",
-)
 
 
 class TenancyError(ValueError):
