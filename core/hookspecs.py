@@ -7,11 +7,13 @@ entry-point group ``cellule.plugins`` of its distribution::
     myschool = "myschool_cellule"
 
     # myschool_cellule/__init__.py
-    from core.plugins import hookimpl
+    from core.plugins import PluginData, hookimpl
+
+    data = PluginData(__name__)  # the YAML files beside this module
 
     @hookimpl
-    def institution_profile(tenant):
-        return {"name": "My School", "default_locale": "fr", ...}
+    def committees(tenant):
+        return data["committees"]
 
 Rules that hold for every hook:
 
@@ -22,10 +24,18 @@ Rules that hold for every hook:
   against the schema named in each docstring (`core/plugins/schemas.py`) and registers it;
   a plugin never reaches into the application. Data that does not validate, or a hook
   that raises, gives a :class:`core.plugins.PluginError` naming the plugin and the hook,
-  for that tenant only.
-* Text meant for people (labels, descriptions, legal texts) is written in the plugin's
-  source language and translated through the plugin's own Babel domain: ship
-  ``translations/<locale>/LC_MESSAGES/<plugin name>.po`` inside the plugin package.
+  for that tenant only. When a tenant enables a plugin, every data hook is called and the
+  answers are cross-checked (a transition naming an unknown committee, a form field giving
+  an unknown consent…): a plugin that does not fit together is refused then, not later.
+* Text meant for people is written in the plugin's source language and translated through
+  the plugin's own Babel catalogue, ``translations/<locale>/LC_MESSAGES/<plugin name>.po``
+  inside the plugin package (plus any ``(directory, domain)`` listed in a module-level
+  ``shared_catalogues``). Which values are text is decided by their key — ``name``,
+  ``label``, ``title``, ``text``, ``items``, ``description``, ``help``, ``welcome``,
+  ``confidentiality``, ``reporter_label``, ``reporter_description``, ``message``,
+  ``reason``, ``note``, ``cost_note``, ``audience``, ``group``, ``section``,
+  ``decided_by``, ``authority`` — so plugin data needs no markers: ``cellule plugins
+  extract NAME`` writes the catalogue template.
 * Hooks that take only ``tenant`` must return the same data for the same tenant revision:
   the core caches their validated result until the tenant changes.
 * Keys (``key`` fields) are stable identifiers in ``snake_case``; they end up in the
@@ -47,10 +57,12 @@ hookspec = pluggy.HookspecMarker("cellule")
 
 @hookspec(firstresult=True)
 def institution_profile(tenant):
-    """Describe the institution: names, branding, locales, calendar, time zone and sites.
+    """Describe the institution: names, branding, locales, calendar, time zone, sites and
+    what can be reported.
 
     Called when a tenant's portal or back office is rendered, and when deadlines are
-    counted (the calendar decides which days are working days).
+    counted (the calendar decides which days are working days: weekdays that are not the
+    country's public holidays).
 
     :param tenant: the tenant the profile is for.
     :return: a dict validated by ``ProfileSchema``::
@@ -62,8 +74,14 @@ def institution_profile(tenant):
          "branding": {"primary_colour": "#1d3557", "accent_colour": "#e63946",
                       "mark_svg": "<svg ...>...</svg>"},
          "sites": [{"key": "rouen", "name": "Rouen campus", "attributes": {}}],
-         "welcome": "...", "contact_email": "..."}
+         "categories": [{"key": "sexual_harassment", "label": "Sexual harassment"}],
+         "relations": ["victim", "witness"],
+         "welcome": "...", "confidentiality": "...", "contact_email": "..."}
 
+    ``sites`` are campuses, houses or buildings; their ``attributes`` are free data that
+    conditions can test (``site_attribute``, e.g. whether a house is affiliated).
+    ``categories`` are what a reporter can choose under "what happened"; ``relations``
+    who may report (``victim``, ``witness``, ``knowledge``: personal knowledge).
     First plugin to answer wins (``firstresult``): a tenant has one institution plugin.
     """
 
@@ -78,20 +96,39 @@ def committees(tenant):
     """Declare the units and committees that take part in the procedure.
 
     Called when a plugin is enabled (the core creates a committee row per key, which the
-    tenant admin then staffs) and when a case's committee is composed.
+    tenant admin then staffs, giving each member a role and, for per-site committees, a
+    site) and whenever members are chosen for a case.
 
     :param tenant: the tenant.
     :return: a list of dicts validated by ``CommitteeSchema``::
 
-        [{"key": "angela_unit", "name": "Angela unit", "purpose": "listening",
+        [{"key": "listening_unit", "name": "Listening unit", "purpose": "listening",
           "description": "...", "min_members": 2, "max_members": None,
-          "roles": [{"key": "officer", "name": "HDV officer", "min": 2}],
-          "conditions": [{"key": "two_officers_at_intake",
-                          "description": "Every intake interview is held by two officers",
-                          "params": {}}]}]
+          "per_site": False, "site_of": None, "seats_per_site": {},
+          "roles": [{"key": "house_director", "name": "House director", "min": 0}],
+          "conditions": [{"key": "victim_house_director_needs_consent",
+                          "kind": "party_site_requires_consent",
+                          "description": "Only with the victim's agreement",
+                          "params": {"party": "victim",
+                                     "consent": "house_director_involvement",
+                                     "roles": ["house_director"]}}]}]
 
     ``purpose`` is one of ``listening``, ``pre_analysis``, ``investigation``, ``decision``,
-    ``support``, ``other``. Collect-all: every enabled plugin adds its committees.
+    ``support``, ``other``. ``per_site``: members serve one site each; a case is served by
+    the members of the report's site, or of the site of the party named by ``site_of``
+    (``victim`` or ``implicated``); ``seats_per_site`` says how many members each site
+    needs. ``conditions`` are composition rules the core enforces when members sit for a
+    case (composed at a step, or present at one), refusing with the rule's description:
+
+    * ``exclude_party_site`` (``parties``, optional ``roles``): members serving one of these
+      parties' sites may not sit (a director of the victim's or the accused's house);
+    * ``exclude_prior_involvement`` (``committees``): a member who already sat on this case
+      for one of these committees may not sit (someone who already heard the victim);
+    * ``party_site_requires_consent`` (``party``, ``consent``, optional ``roles``): members
+      serving the party's site may sit only once the consent is given;
+    * ``note``: a rule people apply; shown, never checked by the core.
+
+    Collect-all: every enabled plugin adds its committees.
     """
 
 
@@ -99,17 +136,21 @@ def committees(tenant):
 def route_report(tenant, report):
     """Choose who receives a new report.
 
-    Called once when a report is submitted, before the case is opened.
+    Called when a report is submitted, before the case is opened, and again when a
+    consent changes while the case is still with the committee it was routed to.
 
     :param tenant: the tenant.
     :param report: a dict describing the report without its narrative: ``relation``
-        (victim, witness, knowledge), ``anonymous`` (bool), ``site`` (a site key or None),
-        ``categories`` (list of keys), ``answers`` (the plugin's own form answers) and
-        ``consents`` (list of consent keys given).
+        (victim, witness, knowledge), ``anonymous`` (bool), ``site`` (the report's site key
+        or None), ``sites`` (``{"report": …, "victim": …, "implicated": …}``, from the
+        form's site fields), ``categories`` (list of keys), ``answers`` (the plugin's own
+        form answers) and ``consents`` (list of consent keys given).
     :return: a dict validated by ``RouteSchema``:
-        ``{"committee": "angela_unit", "site": "rouen", "reason": "..."}``; ``site``
-        narrows the committee to members serving that site; ``also_notify`` may list
-        further committee keys. Return None to let another plugin decide.
+        ``{"committee": "angela_unit", "site": "rouen", "exclude_sites": [],
+        "also_notify": [], "reason": "..."}``. ``site`` narrows the committee to the
+        members serving that site (and those serving every site); ``exclude_sites`` keeps
+        the members serving those sites out; ``also_notify`` lists further committee keys;
+        ``reason`` is shown to staff. Return None to let another plugin decide.
 
     First plugin to answer wins (``firstresult``).
     """
@@ -130,20 +171,60 @@ def procedure(tenant):
     :return: a dict validated by ``ProcedureSchema``::
 
         {"initial_state": "received",
-         "states": [{"key": "received", "label": "Received", "final": False}, ...],
-         "transitions": [{"key": "acknowledge", "label": "Acknowledge receipt",
-                          "from": ["received"], "to": "acknowledged",
-                          "roles": ["listener"], "requires_consent": [],
-                          "informs": ["reporter"]}, ...],
+         "states": [{"key": "received", "label": "Received", "final": False,
+                     "reporter_label": "Your report has been received",
+                     "reporter_description": "...", "public": True}, ...],
+         "transitions": [{"key": "open_investigation", "label": "Open an investigation",
+                          "from": ["statement_validated"], "to": "investigation",
+                          "roles": ["listening_unit"],
+                          "requires_consent": ["lift_anonymity"],
+                          "requires_flags": ["serious_facts"],
+                          "assign": "investigation_team", "compose": "investigation_team",
+                          "effects": [{"kind": "reveal_identity",
+                                       "unless": {"flags": ["serious_danger"]}}],
+                          "informs": [{"party": "implicated_house_director",
+                                       "message": "An investigation is open."}]}, ...],
          "deadlines": [{"key": "acknowledgement", "label": "Acknowledge the report",
-                        "starts": "received", "ends": ["acknowledge"],
+                        "starts": "received", "ends": ["acknowledge_receipt"],
                         "working_days": 2}, ...],
-         "consents": [{"key": "victim_agreement", "label": "..."}]}
+         "consents": [{"key": "lift_anonymity", "label": "..."}],
+         "flags": [{"key": "serious_danger", "label": "..."}],
+         "parties": [{"key": "implicated_house_director", "label": "..."}],
+         "obligations": [{"key": "article_40", "label": "...",
+                          "when": {"flags": ["crime_indicated"]},
+                          "transition": "inform_public_prosecutor"}]}
 
-    ``roles`` name core roles (``listener``, ``committee_member``, ``decision_maker``,
-    ``admin``) or committee keys; ``starts`` names a state (entered) or a transition
-    (taken); ``ends`` names transitions; a deadline gives exactly one of ``working_days``,
-    ``calendar_days`` or ``hours``. Every reference is checked when the data is validated.
+    Transitions:
+
+    * ``from`` lists states (``"*"``: any state that is not final); ``to`` is the state
+      reached, or None for an action that leaves the case where it is (a hearing).
+    * ``roles`` name who may take it: core roles (``listener``, ``committee_member``,
+      ``decision_maker``, ``admin``), ``reporter`` (from the reporter's space), or
+      committee keys (members serving the case: see ``committees``).
+    * ``when`` is a condition on the case: the transition exists only for cases it holds
+      for. A condition may test ``relation``, ``anonymous``, ``flags``, ``not_flags``,
+      ``consents`` and ``site_attribute`` (``{"party", "attribute", "equals"}``).
+    * ``requires_consent`` lists consent keys, or ``{"consent", "when"}`` for a consent
+      needed only for some cases (a witness's report needs the victim's agreement);
+      ``requires_flags`` lists flags staff must have recorded first.
+    * ``participants`` (``{"committee", "min"}``): the step is held by at least ``min``
+      members of that committee, the actor included; ``compose`` names a committee whose
+      members are chosen for the case at this step (its sizes and rules are checked);
+      ``assign`` hands the case to a committee.
+    * ``measures`` lists the kinds of measure (see ``sanction_ladder``) chosen at the step.
+    * ``effects``: ``reveal_identity`` shows a named reporter's identity to staff from then
+      on, ``unless`` a condition holds.
+    * ``informs`` lists who must be told, as party keys or ``{"party", "message"}``:
+      ``reporter``, ``victim``, ``implicated``, committee keys or the procedure's own
+      ``parties``. Each becomes a notice on the case until done; it never carries the
+      case's content.
+
+    Deadlines' ``starts`` and ``ends`` name states (entered) or transitions (taken); a
+    deadline started again restarts (24 hours after the *last* investigative act). Give
+    exactly one of ``working_days`` (on the institution's calendar), ``calendar_days`` or
+    ``hours``; ``indicative`` marks a guideline rather than a rule. An ``obligation`` is a
+    step that becomes mandatory when its condition holds: the case cannot reach a final
+    state before it is taken. Every reference is checked when the data is validated.
     First plugin to answer wins (``firstresult``).
     """
 
@@ -159,12 +240,14 @@ def sanction_ladder(tenant):
 
         {"measures": [{"key": "reminder", "label": "Reminder of the rules",
                        "kind": "sanction", "rank": 1, "collective": False,
-                       "description": "..."}, ...],
-         "appeal": {"label": "...", "description": "..."}}
+                       "decided_by": "...", "description": "..."}, ...],
+         "appeal": {"label": "...", "description": "...", "authority": "..."}}
 
-    ``kind`` is ``protective``, ``precautionary``, ``sanction``, ``referral`` or
-    ``support``; sanctions carry ``rank`` (1 = least grave) and ranks are unique.
-    First plugin to answer wins (``firstresult``).
+    ``kind`` is ``protective`` or ``precautionary`` (measures during the procedure, kept
+    apart from sanctions), ``sanction``, ``referral`` (to a disciplinary board, the public
+    prosecutor…) or ``support``; sanctions carry ``rank`` (1 = least grave) and ranks are
+    unique. ``collective`` marks a sanction on a group. First plugin to answer wins
+    (``firstresult``).
     """
 
 
@@ -183,13 +266,19 @@ def helplines(tenant):
     :return: a list of dicts validated by ``HelplineSchema``::
 
         [{"key": "police", "name": "Police", "number": "17", "channels": ["phone"],
-          "hours": "24/7", "cost": "free", "audience": "everyone",
-          "languages": ["fr"], "emergency": True, "order": 1,
-          "email": None, "url": None, "description": "..."}]
+          "hours": {"always": True}, "cost": "free", "audience": "everyone",
+          "languages": ["fr"], "emergency": True, "not_for_emergencies": False,
+          "scope": "national", "order": 1, "description": "..."},
+         {"key": "sante_info_droits", ..., "hours": {"slots": [
+              {"days": ["mon", "wed", "fri"], "opens": "14:00", "closes": "18:00"}]}}]
 
-    Each entry gives at least one of ``number``, ``email``, ``url``. Collect-all; the
-    core sorts by ``order`` and drops repeated keys (first kept), so a shared national
-    directory can be returned by several plugins without showing a line twice.
+    Each entry gives at least one of ``number``, ``email``, ``url``, ``address``.
+    ``hours`` is ``{"always": true}`` or weekly ``slots`` in the institution's time zone,
+    with a ``note`` for what a schedule cannot say; the core words them in the reader's
+    language. ``not_for_emergencies`` marks a line that says it is not an emergency
+    number. Collect-all; the core sorts by ``order`` and drops repeated keys (first kept).
+    National lines should come from one shared directory that plugins reuse (the bundled
+    plugins use ``plugins.france``), so a line never shows two different sets of hours.
     """
 
 
@@ -202,8 +291,10 @@ def legal_definitions(tenant):
     :param tenant: the tenant.
     :return: a list of dicts validated by ``LegalDefinitionSchema``:
         ``{"key": "sexual_harassment", "title": "Sexual harassment",
-        "reference": "Code pénal, art. 222-33", "text": "...", "order": 10}``.
-        Collect-all.
+        "reference": "Code pénal, art. 222-33", "text": "...", "items": [],
+        "group": "Harassment", "order": 10}``. ``items`` holds enumerations (the
+        discrimination criteria) shown as a list; ``group`` is the heading the definition
+        sits under. Collect-all.
     """
 
 
@@ -211,15 +302,24 @@ def legal_definitions(tenant):
 def report_form(tenant):
     """Add the institution's own fields to the report form.
 
-    Called when the form is rendered and when a submission is validated.
+    Called when the form is rendered and when a submission is validated or opens a case.
 
     :param tenant: the tenant.
     :return: a list of dicts validated by ``FormFieldSchema``::
 
-        [{"key": "campus", "label": "Campus", "type": "choice", "required": True,
-          "choices": [{"value": "rouen", "label": "Rouen"}], "help": "..."}]
+        [{"key": "campus", "label": "Campus", "type": "site", "required": True},
+         {"key": "implicated_house", "label": "Their house", "type": "site",
+          "party": "implicated", "section": "The person implicated"},
+         {"key": "reporting_wish", "label": "What do you wish?", "type": "choice",
+          "choices": [{"value": "report", "label": "I wish to report...",
+                       "grants": ["lift_anonymity"]}, ...]},
+         {"key": "share_with_rsi", "label": "...", "type": "consent",
+          "consent": "share_with_rsi"}]
 
-    ``type`` is one of ``text``, ``textarea``, ``choice``, ``multichoice``, ``date``,
-    ``boolean``, ``site``, ``consent``; ``choice`` and ``multichoice`` need
-    ``choices``. Collect-all; keys must be unique across the tenant's plugins.
+    ``type`` is one of ``text``, ``textarea``, ``number``, ``choice``, ``multichoice``,
+    ``date``, ``boolean``, ``site`` (one of the profile's sites; ``party`` says whose;
+    without it, the site the report concerns, which routing uses), ``person`` (a person's
+    name; ``role`` says who), ``consent`` (a box giving the ``consent`` named). A choice's
+    ``grants`` lists consents given by picking it. Consents are the procedure's keys.
+    Collect-all; keys must be unique across the tenant's plugins.
     """

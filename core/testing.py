@@ -8,12 +8,24 @@ own ``tests/conftest.py``.
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import select
 
-from core.cases.models import Case, Message
+from core.cases.models import Case, CaseMeasure, CaseNotice, Deadline, Message
+from core.cases.operations import (
+    ProcedureRefusal,
+    available_transitions,
+    open_case,
+    record_consent,
+    set_flag,
+    take_transition,
+)
+from core.committees.models import Committee
+from core.committees.operations import add_member
 from core.extensions import db
 from core.identity.models import Role
 from core.identity.operations import create_user, grant_role
-from core.plugins.host import PluginHost, plugin_host
+from core.plugins.host import PluginHost, TenantInfo, plugin_host
+from core.procedure.definition import Institution
 from core.reports.models import Report, ReporterIdentity
 from core.tenancy.models import Tenant
 from core.tenancy.operations import create_tenant, enable_plugin
@@ -104,3 +116,150 @@ def make_case(app) -> Callable:
         return case
 
     return make
+
+
+@pytest.fixture
+def make_member(app, make_staff) -> Callable:
+    """Create a staff account seated on one of a tenant's committees.
+
+    ``make_member(tenant, "angela_unit", role="officer", site="rouen")``; the account also
+    gets the core roles listed in `roles` (default: none).
+    """
+    counter = iter(range(1, 10_000))
+
+    def make(tenant: Tenant, committee: str, *, role=None, site=None, roles=(), name=None):
+        email = f"{name or committee}-{next(counter)}@{tenant.slug}.test".lower()
+        user = make_staff(tenant, email, *roles)
+        with tenant_scope(tenant):
+            seat = db.session.scalar(
+                select(Committee).where(
+                    Committee.tenant_id == tenant.id, Committee.key == committee
+                )
+            )
+            if seat is None:
+                raise AssertionError(f"tenant {tenant.slug} has no committee {committee!r}")
+            add_member(seat, user, actor="platform", role_key=role, site_key=site)
+        db.session.commit()
+        return user
+
+    return make
+
+
+class CaseRunner:
+    """Drive cases of one tenant through its procedure, as the core's engine runs them.
+
+    Every call runs in the tenant's scope and commits, like a request would; refusals are
+    `ProcedureRefusal` with the rule that refused.
+    """
+
+    def __init__(self, tenant: Tenant, host: PluginHost):
+        self.tenant, self.host = tenant, host
+
+    @property
+    def institution(self) -> Institution:
+        return Institution.of(self.host, TenantInfo.of(self.tenant))
+
+    def submit(
+        self,
+        *,
+        relation="victim",
+        anonymous=True,
+        answers=None,
+        categories=(),
+        narrative="What happened.",
+        now=None,
+    ) -> Case:
+        """Submit a report and open its case (routing, consents, first deadlines)."""
+        with tenant_scope(self.tenant):
+            report = Report(
+                tenant_id=self.tenant.id,
+                reporter_relation=relation,
+                is_anonymous=anonymous,
+                categories=list(categories),
+                narrative=narrative,
+                form_data=dict(answers or {}),
+            )
+            db.session.add(report)
+            case = open_case(report, institution=self.institution, host=self.host, now=now)
+            db.session.commit()
+            db.session.refresh(case)
+            return case
+
+    def take(self, case: Case, transition: str, actor, **kwargs) -> Case:
+        """Take a step; `kwargs` as for `core.cases.operations.take_transition`."""
+        with tenant_scope(self.tenant):
+            try:
+                take_transition(
+                    case, transition, actor=actor, institution=self.institution, **kwargs
+                )
+            except BaseException:
+                db.session.rollback()
+                raise
+            db.session.commit()
+            db.session.refresh(case)
+            return case
+
+    def refusal(self, case: Case, transition: str, actor, **kwargs) -> ProcedureRefusal:
+        """The refusal the step meets (fails the test if it is taken); nothing changes."""
+        state = case.state
+        with pytest.raises(ProcedureRefusal) as caught:
+            self.take(case, transition, actor, **kwargs)
+        with tenant_scope(self.tenant):
+            db.session.refresh(case)
+            assert case.state == state, "a refused step changed the case"
+        return caught.value
+
+    def consent(self, case: Case, key: str, given: bool = True, actor="reporter") -> None:
+        with tenant_scope(self.tenant):
+            record_consent(
+                case, key, given, actor=actor, institution=self.institution, host=self.host
+            )
+            db.session.commit()
+            db.session.refresh(case)
+
+    def flag(self, case: Case, key: str, actor, value: bool = True) -> None:
+        with tenant_scope(self.tenant):
+            set_flag(case, key, value, actor=actor, institution=self.institution)
+            db.session.commit()
+            db.session.refresh(case)
+
+    def deadlines(self, case: Case) -> dict[str, Deadline]:
+        """The case's deadlines by key: the latest of each (open, met or cancelled)."""
+        with tenant_scope(self.tenant):
+            rows = db.session.scalars(
+                select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+            )
+            return {row.key: row for row in rows}
+
+    def notices(self, case: Case) -> list[tuple[str, str]]:
+        """(transition, party) of every notice the procedure asked for, in order."""
+        with tenant_scope(self.tenant):
+            rows = db.session.scalars(
+                select(CaseNotice).where(CaseNotice.case_id == case.id).order_by(CaseNotice.id)
+            )
+            return [(row.transition_key, row.party) for row in rows]
+
+    def measures(self, case: Case) -> list[str]:
+        with tenant_scope(self.tenant):
+            rows = db.session.scalars(
+                select(CaseMeasure).where(CaseMeasure.case_id == case.id).order_by(CaseMeasure.id)
+            )
+            return [row.key for row in rows]
+
+    def available(self, case: Case, actor) -> dict[str, str]:
+        """Each step leaving the case's stage, with why `actor` may not take it ("" if they may)."""
+        with tenant_scope(self.tenant):
+            return {
+                t["key"]: why for t, why in available_transitions(case, actor, self.institution)
+            }
+
+    def refresh(self, case: Case) -> Case:
+        with tenant_scope(self.tenant):
+            db.session.refresh(case)
+        return case
+
+
+@pytest.fixture
+def case_runner(plugins) -> Callable[[Tenant], CaseRunner]:
+    """``case_runner(tenant)``: a `CaseRunner` driving the tenant's cases."""
+    return lambda tenant: CaseRunner(tenant, plugins)

@@ -45,11 +45,13 @@ PROFILE = {
     "sites": [{"key": "main", "name": "Main campus", "attributes": {}}],
     "welcome": "You are not alone.",
     "contact_email": "listening@example.org",
+    "categories": [{"key": "sexual_harassment", "label": "Sexual harassment"}],
 }
 REPORT = {
     "relation": "witness",
     "anonymous": True,
     "site": "main",
+    "sites": {"report": "main"},
     "categories": ["sexual_harassment"],
     "answers": {},
     "consents": [],
@@ -69,7 +71,7 @@ PROCEDURE = {
             "to": "acknowledged",
             "roles": ["listener"],
             "requires_consent": [],
-            "informs": ["reporter"],
+            "informs": [{"party": "reporter", "message": "We have your report."}],
         },
         {
             "key": "close",
@@ -77,15 +79,15 @@ PROCEDURE = {
             "from": ["acknowledged"],
             "to": "closed",
             "roles": ["listening_unit"],
-            "requires_consent": ["victim_agreement"],
-            "informs": ["reporter"],
+            "requires_consent": [{"consent": "victim_agreement", "when": {}}],
+            "informs": [{"party": "reporter", "message": "Your case is closed."}],
         },
     ],
     "deadlines": [
         {
             "key": "acknowledgement",
             "label": "Acknowledge the report",
-            "starts": "received",
+            "starts": ["received"],
             "ends": ["acknowledge"],
             "working_days": 2,
         }
@@ -111,7 +113,7 @@ def helpline(key: str, *, order: int = 1000, **fields) -> dict:
         "name": key.replace("_", " ").capitalize(),
         "number": "3919",
         "channels": ["phone"],
-        "hours": "24/7",
+        "hours": {"always": True},
         "emergency": False,
         "order": order,
     }
@@ -205,7 +207,7 @@ class EveryHook:
                     {
                         "key": "two_officers_at_intake",
                         "description": "Every intake interview is held by two officers",
-                        "params": {"officers": 2},
+                        "kind": "note",
                     }
                 ],
             },
@@ -446,7 +448,7 @@ def test_first_answer_that_is_not_none_wins(
     for plugin in (late_plugin, early_plugin, silent_plugin):
         plugin.calls = 0
 
-    assert plugins.call(TenantInfo.of(tenant), hook, **kwargs) == early
+    assert includes(plugins.call(TenantInfo.of(tenant), hook, **kwargs), early)
     assert (silent_plugin.calls, early_plugin.calls, late_plugin.calls) == (1, 1, 0)
 
 
@@ -555,8 +557,8 @@ def test_a_faulty_plugin_breaks_only_the_tenants_that_enabled_it(
 
     with pytest.raises(PluginError, match="hook 'route_report' of plugin 'faulty'"):
         plugins.call(TenantInfo.of(alpha), "route_report", report=REPORT)
-    assert plugins.call(TenantInfo.of(beta), "route_report", report=REPORT) == route(
-        "listening_unit"
+    assert includes(
+        plugins.call(TenantInfo.of(beta), "route_report", report=REPORT), route("listening_unit")
     )
 
 
@@ -727,9 +729,10 @@ def test_cli_lists_the_bundled_plugins(runner):
     result = runner.invoke(args=["plugins", "list"])
 
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line.split() for line in result.output.splitlines()}
+    rows = {line.split()[0]: line for line in result.output.splitlines()}
     for name in BUNDLED:
-        assert rows[name][1] == "cellule" and "institution_profile" in rows[name]
+        assert rows[name].split()[1] == "cellule"
+        assert all(hook in rows[name] for hook in ("institution_profile", "procedure"))
     assert "BROKEN" not in result.output
 
 

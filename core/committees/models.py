@@ -43,6 +43,8 @@ class CommitteeMember(TenantOwned, db.Model):
     committee_id: Mapped[int] = mapped_column(Integer, index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     function: Mapped[str | None] = mapped_column(String(200))
+    # the member's role in the committee, a role key its plugin declares
+    role_key: Mapped[str | None] = mapped_column(String(60))
     site_key: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -35,7 +35,7 @@ def sync_committees(tenant_id: int, declared: list[dict], *, actor) -> list[Comm
 
 
 def add_member(
-    committee: Committee, user, *, actor, function=None, site_key=None
+    committee: Committee, user, *, actor, function=None, role_key=None, site_key=None
 ) -> CommitteeMember:
     """Seat `user` on `committee` (idempotent), audited."""
     member = db.session.scalar(
@@ -50,6 +50,7 @@ def add_member(
         committee=committee,
         user_id=user.id,
         function=function,
+        role_key=role_key,
         site_key=site_key,
     )
     db.session.add(member)
@@ -59,6 +60,6 @@ def add_member(
         actor=actor,
         action="committee.member_added",
         target=("committee", committee.key),
-        details={"user": user.public_id, "site": site_key},
+        details={"user": user.public_id, "role": role_key, "site": site_key},
     )
     return member

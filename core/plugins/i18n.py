@@ -13,6 +13,8 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from flask import has_request_context
+from flask_babel import get_locale
 
 # Keys whose string values (or lists of strings) are written for people.
 TEXT_KEYS = frozenset(
@@ -120,6 +122,21 @@ class PluginTranslator:
                     catalog = read_po(f)
                 translated |= {m.id for m in catalog if m.id and m.string and not m.fuzzy}
         return [m for m in dict.fromkeys(messages) if m not in translated]
+
+
+def plugin_gettext(info, text: str) -> str:
+    """`text`, from one of the tenant's plugins, in the current request's language."""
+    if not text or not has_request_context():
+        return text
+    from core.plugins.host import plugin_host
+
+    host, locale = plugin_host(), str(get_locale())
+    for name in info.enabled_plugins:
+        translator = host.translators.get(name)
+        translated = translator.gettext(locale, text) if translator else text
+        if translated != text:
+            return translated
+    return text
 
 
 def template(messages: Iterable[str], *, project: str) -> Catalog:

@@ -195,6 +195,14 @@ class CommitteeSchema(Schema):
     conditions = fields.List(fields.Nested(RuleSchema), load_default=list)
     # members serve one site each (a campus's officers) rather than the whole institution
     per_site = fields.Boolean(load_default=False)
+    # for a per-site committee: whose site its members serve a case for (None: the report's)
+    site_of = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PARTIES))
+    # how many members each site needs, e.g. {"rouen": 3, "reims": 3, "paris": 2}
+    seats_per_site = fields.Dict(
+        keys=fields.String(validate=KEY),
+        values=fields.Integer(validate=validate.Range(min=1)),
+        load_default=dict,
+    )
 
     @validates_schema
     def _sizes(self, data, **kwargs):
@@ -202,6 +210,8 @@ class CommitteeSchema(Schema):
             raise ValidationError("max_members is below min_members", "max_members")
         _unique_keys(data["roles"], "role")
         _unique_keys(data["conditions"], "condition")
+        if (data["seats_per_site"] or data["site_of"]) and not data["per_site"]:
+            raise ValidationError("seats_per_site and site_of need per_site", "per_site")
         roles = {r["key"] for r in data["roles"]}
         for rule in data["conditions"]:
             if set(rule["params"].get("roles", [])) - roles:

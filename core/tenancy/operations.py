@@ -9,7 +9,8 @@ from core.audit.operations import record_event, start_chain
 from core.committees.operations import sync_committees
 from core.crypto.operations import create_data_key
 from core.extensions import db
-from core.plugins.host import DATA_HOOKS, PluginHost, TenantInfo
+from core.plugins.host import DATA_HOOKS, PluginError, PluginHost, TenantInfo
+from core.procedure.definition import Institution
 from core.tenancy.models import Tenant, TenantDomain
 from core.tenancy.scoping import tenant_scope
 
@@ -84,11 +85,21 @@ def enable_plugin(tenant: Tenant, name: str, *, host: PluginHost, actor) -> None
     info = replace(TenantInfo.of(tenant), enabled_plugins=tuple(enabled), revision=0)
     for hook in DATA_HOOKS:
         host.call(info, hook)
+    _check_fits_together(host, info, name)
     tenant.enabled_plugins = enabled
     db.session.flush()
     with tenant_scope(tenant):
         sync_committees(tenant.id, host.call(info, "committees"), actor=actor)
         record_event(tenant.id, actor=actor, action="plugin.enabled", target=("plugin", name))
+
+
+def _check_fits_together(host: PluginHost, info: TenantInfo, name: str) -> None:
+    """Refuse plugin data whose parts name each other wrongly (once there is a procedure)."""
+    if host.call(info, "procedure") is None or host.call(info, "institution_profile") is None:
+        return
+    problems = Institution.of(host, info).problems()
+    if problems:
+        raise PluginError(name, None, "its data does not fit together: " + "; ".join(problems))
 
 
 def disable_plugin(tenant: Tenant, name: str, *, actor) -> None:

@@ -1,0 +1,760 @@
+"""Running a case through its tenant's procedure. Every change of a case goes through here.
+
+One engine for every institution: it reads the procedure, committees and ladder the
+tenant's plugins give (`core.procedure.definition.Institution`) and checks each step
+against them — who may take it, the consents and flags it needs, who sits on the
+committee — before changing anything. Each operation takes the tenant's institution and
+the acting user, writes the case's timeline and the audit trail in the caller's
+transaction, and raises `ProcedureRefusal` (naming the rule) without changing anything.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from flask import has_request_context
+from flask_babel import gettext
+from sqlalchemy import select
+
+from core.audit.operations import record_event
+from core.cases.models import (
+    Case,
+    CaseConsent,
+    CaseEvent,
+    CaseMeasure,
+    CaseMember,
+    CaseNotice,
+    Deadline,
+)
+from core.committees.models import Committee, CommitteeMember
+from core.extensions import db
+from core.identity.models import Role, User
+from core.identity.operations import roles_of
+from core.plugins.i18n import plugin_gettext
+from core.procedure.conditions import Facts, holds
+from core.procedure.definition import Institution
+from core.reports.models import Report
+from core.types import utcnow
+
+REPORTER = "reporter"
+SYSTEM = "system"
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated when shown."""
+    return message
+
+
+class ProcedureRefusal(Exception):
+    """A step the procedure does not allow now. `rule` names the rule that refused it.
+
+    ``str()`` gives the reason in the reader's language (the plugin's texts through its
+    catalogue), ``source_message`` in the source language, for logs and tests.
+    """
+
+    def __init__(self, rule: str, message: str, translate=None, **params):
+        self.rule, self.template, self.params = rule, message, params
+        self._translate = translate or (lambda text: text)
+        super().__init__(self.source_message)
+
+    @property
+    def source_message(self) -> str:
+        return self.template % self.params
+
+    def __str__(self) -> str:
+        if not has_request_context():
+            return self.source_message
+        return gettext(self.template) % {k: self._translate(v) for k, v in self.params.items()}
+
+
+# -- reading a case --------------------------------------------------------------------
+
+
+def facts_of(case: Case, institution: Institution) -> Facts:
+    consents = db.session.scalars(
+        select(CaseConsent.key).where(CaseConsent.case_id == case.id, CaseConsent.given)
+    )
+    return Facts(
+        relation=case.facts.get("relation"),
+        anonymous=case.facts.get("anonymous", True),
+        sites=case.facts.get("sites", {}),
+        flags=frozenset(case.flags),
+        consents=frozenset(consents),
+        site_attributes=institution.site_attributes,
+    )
+
+
+def taken_transitions(case: Case) -> set[str]:
+    return set(
+        db.session.scalars(
+            select(CaseEvent.key).where(
+                CaseEvent.case_id == case.id, CaseEvent.kind == "transition"
+            )
+        )
+    )
+
+
+def open_deadlines(case: Case) -> list[Deadline]:
+    return list(
+        db.session.scalars(
+            select(Deadline)
+            .where(Deadline.case_id == case.id, Deadline.met_at.is_(None))
+            .where(Deadline.cancelled_at.is_(None))
+            .order_by(Deadline.due_at)
+        )
+    )
+
+
+def pending_obligations(case: Case, institution: Institution) -> list[dict]:
+    """Obligations whose condition holds and whose step has not been taken yet."""
+    facts, taken = facts_of(case, institution), taken_transitions(case)
+    return [
+        o
+        for o in institution.procedure.obligations
+        if holds(o["when"], facts) and o["transition"] not in taken
+    ]
+
+
+def committee_by_key(tenant_id: int, key: str) -> Committee:
+    committee = db.session.scalar(
+        select(Committee).where(Committee.tenant_id == tenant_id, Committee.key == key)
+    )
+    if committee is None:
+        raise LookupError(f"the tenant has no committee {key!r}: is its plugin enabled?")
+    return committee
+
+
+def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
+    return list(
+        db.session.scalars(
+            select(CommitteeMember).where(
+                CommitteeMember.committee_id == committee.id, CommitteeMember.user_id == user.id
+            )
+        )
+    )
+
+
+def _composed(case: Case, committee: Committee) -> list[CaseMember]:
+    return list(
+        db.session.scalars(
+            select(CaseMember).where(
+                CaseMember.case_id == case.id,
+                CaseMember.committee_id == committee.id,
+                CaseMember.capacity == "composed",
+                CaseMember.released_at.is_(None),
+            )
+        )
+    )
+
+
+def serves_case(case: Case, committee: Committee, seat: CommitteeMember, institution) -> bool:
+    """Whether this seat on `committee` covers `case` (site, routing exclusions, composition)."""
+    composed = _composed(case, committee)
+    if composed:
+        return any(m.user_id == seat.user_id for m in composed)
+    if committee.id == case.committee_id:
+        if seat.site_key and seat.site_key in case.routing.get("exclude_sites", []):
+            return False
+        return seat.site_key is None or case.site_key is None or seat.site_key == case.site_key
+    declared = institution.committees.get(committee.key, {})
+    if declared.get("per_site"):
+        site = site_served(case, declared)
+        return seat.site_key is None or site is None or seat.site_key == site
+    return True
+
+
+def site_served(case: Case, declared: dict) -> str | None:
+    """The site whose members of a per-site committee serve the case (see ``site_of``)."""
+    return case.facts.get("sites", {}).get(declared.get("site_of") or "report")
+
+
+def may_act_as(user: User, role: str, case: Case, institution: Institution) -> bool:
+    """Whether `user` holds `role` (a core role or a committee key) for this case."""
+    if role in {r.value for r in Role}:
+        return Role(role) in roles_of(case.tenant_id, user)
+    if role not in institution.committees:
+        return False
+    committee = committee_by_key(case.tenant_id, role)
+    return any(serves_case(case, committee, seat, institution) for seat in _seats(user, committee))
+
+
+def _actor_may_take(actor, transition: dict, case: Case, institution: Institution) -> bool:
+    if actor == REPORTER:
+        return REPORTER in transition["roles"]
+    if actor == SYSTEM:
+        return False
+    return any(
+        may_act_as(actor, role, case, institution)
+        for role in transition["roles"]
+        if role != REPORTER
+    )
+
+
+def check_transition(case: Case, key: str, *, actor, institution: Institution) -> dict:
+    """The transition `key` if `actor` may take it on `case` now; else ProcedureRefusal."""
+    procedure = institution.procedure
+    translate = plugin_translator(institution)
+    transition = procedure.transitions.get(key)
+    if transition is None or transition not in procedure.transitions_from(case.state):
+        raise ProcedureRefusal(
+            "not_from_state",
+            N_("This step cannot be taken from the case's current stage (%(state)s)."),
+            translate,
+            state=procedure.states[case.state]["label"],
+        )
+    facts = facts_of(case, institution)
+    if not holds(transition["when"], facts):
+        raise ProcedureRefusal(
+            "not_for_this_case",
+            N_("“%(step)s” does not apply to this case."),
+            translate,
+            step=transition["label"],
+        )
+    if not _actor_may_take(actor, transition, case, institution):
+        raise ProcedureRefusal(
+            "role",
+            N_("You are not among the people who may take the step “%(step)s” on this case."),
+            translate,
+            step=transition["label"],
+        )
+    for requirement in transition["requires_consent"]:
+        if holds(requirement["when"], facts) and requirement["consent"] not in facts.consents:
+            raise ProcedureRefusal(
+                f"consent:{requirement['consent']}",
+                N_("“%(step)s” needs this consent first: %(consent)s."),
+                translate,
+                step=transition["label"],
+                consent=procedure.consents[requirement["consent"]]["label"],
+            )
+    for flag in transition["requires_flags"]:
+        if flag not in facts.flags:
+            raise ProcedureRefusal(
+                f"flag:{flag}",
+                N_("“%(step)s” applies only once this is recorded: %(flag)s."),
+                translate,
+                step=transition["label"],
+                flag=procedure.flags[flag]["label"],
+            )
+    if transition["to"] and procedure.is_final(transition["to"]):
+        for obligation in pending_obligations(case, institution):
+            raise ProcedureRefusal(
+                f"obligation:{obligation['key']}",
+                N_("The case cannot be closed before this is done: %(obligation)s."),
+                translate,
+                obligation=obligation["label"],
+            )
+    return transition
+
+
+def available_transitions(case: Case, actor, institution: Institution) -> list[tuple[dict, str]]:
+    """Every step leaving the case's stage, with why `actor` may not take it ("" if they may)."""
+    result = []
+    for transition in institution.procedure.transitions_from(case.state):
+        try:
+            check_transition(case, transition["key"], actor=actor, institution=institution)
+        except ProcedureRefusal as refusal:
+            result.append((transition, str(refusal)))
+        else:
+            result.append((transition, ""))
+    return result
+
+
+# -- composing committees ----------------------------------------------------------------
+
+
+def check_composition(
+    case: Case, committee_key: str, users: Sequence[User], institution: Institution, *, quorum: int
+) -> list[tuple[User, CommitteeMember]]:
+    """Each user's seat on the committee, if together they may sit for this case.
+
+    Checks that each is a member, the committee's size and role minimums (`quorum` for a
+    step's participants) and its rules, naming the first rule broken.
+    """
+    declared = institution.committees[committee_key]
+    committee = committee_by_key(case.tenant_id, committee_key)
+    translate = plugin_translator(institution)
+    facts = facts_of(case, institution)
+    seated = []
+    for user in dict.fromkeys(users):
+        seats = _seats(user, committee)
+        if not seats:
+            raise ProcedureRefusal(
+                "not_a_member",
+                N_("%(person)s is not a member of %(committee)s."),
+                translate,
+                person=user.display_name,
+                committee=declared["name"],
+            )
+        seat = seats[0]
+        for rule in declared["conditions"]:
+            _check_rule(rule, case, seat, user, facts, declared, translate)
+        seated.append((user, seat))
+    if len(seated) < quorum:
+        raise ProcedureRefusal(
+            "size",
+            N_("%(committee)s needs at least %(count)s people here."),
+            translate,
+            committee=declared["name"],
+            count=str(quorum),
+        )
+    return seated
+
+
+def _check_rule(rule, case, seat, user, facts: Facts, declared, translate) -> None:
+    params, kind = rule["params"], rule["kind"]
+    roles = params.get("roles")
+    if roles and seat.role_key not in roles:
+        return
+    broken = False
+    if kind == "exclude_party_site":
+        sites = {facts.sites.get(party) for party in params.get("parties", [])} - {None}
+        broken = seat.site_key is not None and seat.site_key in sites
+    elif kind == "exclude_prior_involvement":
+        broken = (
+            db.session.scalar(
+                select(CaseMember.id)
+                .join(Committee, Committee.id == CaseMember.committee_id)
+                .where(
+                    CaseMember.case_id == case.id,
+                    CaseMember.user_id == user.id,
+                    Committee.key.in_(params.get("committees", [])),
+                )
+                .limit(1)
+            )
+            is not None
+        )
+    elif kind == "party_site_requires_consent":
+        site = facts.sites.get(params["party"])
+        broken = (
+            site is not None and seat.site_key == site and params["consent"] not in facts.consents
+        )
+    if broken:
+        raise ProcedureRefusal(
+            f"rule:{rule['key']}",
+            N_("%(person)s cannot sit on %(committee)s for this case: %(rule)s"),
+            translate,
+            person=user.display_name,
+            committee=declared["name"],
+            rule=rule["description"],
+        )
+
+
+def _seat(case, committee_key, seated, *, capacity, transition_key) -> None:
+    committee = committee_by_key(case.tenant_id, committee_key)
+    if capacity == "composed":
+        for member in _composed(case, committee):
+            member.released_at = utcnow()
+    for user, seat in seated:
+        db.session.add(
+            CaseMember(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                committee_id=committee.id,
+                user_id=user.id,
+                role_key=seat.role_key,
+                capacity=capacity,
+                transition_key=transition_key,
+            )
+        )
+
+
+# -- changing a case ---------------------------------------------------------------------
+
+
+def _event(case, kind, key, actor, *, from_state=None, to_state=None, details=None):
+    db.session.add(
+        CaseEvent(
+            tenant_id=case.tenant_id,
+            case_id=case.id,
+            kind=kind,
+            key=key,
+            actor_kind=actor if isinstance(actor, str) else "user",
+            actor_user_id=None if isinstance(actor, str) else actor.id,
+            from_state=from_state,
+            to_state=to_state,
+            details=details or {},
+        )
+    )
+
+
+def _audit(case, actor, action, details=None) -> None:
+    record_event(
+        case.tenant_id, actor=actor, action=action, target=("case", case.public_id), details=details
+    )
+
+
+def _run_deadlines(case, institution, *, events: Iterable[str], now: datetime) -> None:
+    """Meet the deadlines `events` end, then start (or restart) the ones they start."""
+    events = set(events)
+    facts = facts_of(case, institution)
+    running = {d.key: d for d in open_deadlines(case)}
+    definitions = institution.procedure.deadlines
+    for definition in definitions:
+        deadline = running.get(definition["key"])
+        if deadline is not None and events & set(definition["ends"]):
+            deadline.met_at = now
+            running.pop(definition["key"])
+    for definition in definitions:
+        if not events & set(definition["starts"]) or not holds(definition["when"], facts):
+            continue
+        previous = running.get(definition["key"])
+        if previous is not None:
+            previous.cancelled_at = now
+        length = {
+            k: definition[k] for k in ("working_days", "calendar_days", "hours") if k in definition
+        }
+        db.session.add(
+            Deadline(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                key=definition["key"],
+                started_at=now,
+                due_at=institution.calendar.due(now, **length),
+                indicative=definition["indicative"],
+            )
+        )
+    db.session.flush()
+
+
+def _route(report_view: dict, institution: Institution, host) -> dict:
+    route = host.call(institution.info, "route_report", report=report_view)
+    if route is None:
+        raise LookupError("no enabled plugin routes reports for this tenant")
+    if route["committee"] not in institution.committees:
+        raise LookupError(
+            f"the route names committee {route['committee']!r}, which is not declared"
+        )
+    return route
+
+
+def _report_view(report: Report, sites: dict, consents: set[str]) -> dict:
+    """What routing sees of a report: never the narrative."""
+    return {
+        "relation": report.reporter_relation,
+        "anonymous": report.is_anonymous,
+        "site": report.site_key,
+        "sites": dict(sites),
+        "categories": list(report.categories),
+        "answers": dict(report.form_data or {}),
+        "consents": sorted(consents),
+    }
+
+
+def consents_in_answers(form: list[dict], answers: dict) -> set[str]:
+    """The consents a reporter gave through the form's consent boxes and choices."""
+    given = set()
+    for field in form:
+        value = answers.get(field["key"])
+        if field["type"] == "consent" and value is True:
+            given.add(field["consent"])
+        for choice in field["choices"]:
+            picked = value == choice["value"] or (
+                isinstance(value, list) and choice["value"] in value
+            )
+            if picked:
+                given.update(choice["grants"])
+    return given
+
+
+def open_case(report: Report, *, institution: Institution, host, now: datetime | None = None):
+    """Open the case of a new report: facts, consents, routing, first stage and deadlines."""
+    now = now or utcnow()
+    answers = report.form_data or {}
+    sites = {}
+    for field in institution.form:
+        if field["type"] == "site" and field["party"]:
+            sites[field["party"]] = answers.get(field["key"])
+        elif field["type"] == "site" and report.site_key is None:
+            report.site_key = answers.get(field["key"])
+    sites["report"] = report.site_key
+    consents = consents_in_answers(institution.form, answers)
+    route = _route(_report_view(report, sites, consents), institution, host)
+    committee = committee_by_key(report.tenant_id, route["committee"])
+    case = Case(
+        tenant_id=report.tenant_id,
+        state=institution.procedure.initial_state,
+        committee_id=committee.id,
+        site_key=route["site"],
+        facts={
+            "relation": report.reporter_relation,
+            "anonymous": report.is_anonymous,
+            "sites": sites,
+        },
+        flags=[],
+        routing=route,
+        opened_at=now,
+    )
+    db.session.add(case)
+    report.case = case
+    db.session.flush()
+    for key in sorted(consents):
+        db.session.add(
+            CaseConsent(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                key=key,
+                given=True,
+                recorded_at=now,
+                recorded_by=REPORTER,
+            )
+        )
+    _event(
+        case,
+        "opened",
+        None,
+        REPORTER,
+        to_state=case.state,
+        details={"committee": route["committee"], "consents": sorted(consents)},
+    )
+    db.session.flush()
+    _run_deadlines(case, institution, events={case.state}, now=now)
+    _audit(case, REPORTER, "case.opened", {"committee": route["committee"]})
+    return case
+
+
+def take_transition(
+    case: Case,
+    key: str,
+    *,
+    actor,
+    institution: Institution,
+    participants: Sequence[User] = (),
+    members: Sequence[User] = (),
+    measures: Sequence[str] = (),
+    now: datetime | None = None,
+) -> Case:
+    """Take the step `key` on `case` as `actor` (a User, or REPORTER), or refuse."""
+    now = now or utcnow()
+    transition = check_transition(case, key, actor=actor, institution=institution)
+    translate = plugin_translator(institution)
+    chosen = _check_measures(transition, measures, institution, translate)
+    present = composed = []
+    if transition["participants"]:
+        needed = transition["participants"]
+        everyone = [actor, *participants] if isinstance(actor, User) else list(participants)
+        present = check_composition(
+            case, needed["committee"], everyone, institution, quorum=needed["min"]
+        )
+    if transition["compose"]:
+        declared = institution.committees[transition["compose"]]
+        composed = check_composition(
+            case, transition["compose"], members, institution, quorum=declared["min_members"]
+        )
+        _check_roles_filled(declared, composed, translate)
+
+    from_state = case.state
+    to_state = transition["to"] or from_state
+    if present:
+        _seat(
+            case,
+            transition["participants"]["committee"],
+            present,
+            capacity="present",
+            transition_key=key,
+        )
+    if composed:
+        _seat(case, transition["compose"], composed, capacity="composed", transition_key=key)
+    if transition["assign"]:
+        _assign(case, transition["assign"], institution)
+    for measure in chosen:
+        db.session.add(
+            CaseMeasure(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                key=measure["key"],
+                kind=measure["kind"],
+                transition_key=key,
+                decided_by_user_id=getattr(actor, "id", None),
+                decided_at=now,
+            )
+        )
+    facts = facts_of(case, institution)
+    for effect in transition["effects"]:
+        revealed = effect["kind"] == "reveal_identity" and not holds_any(effect["unless"], facts)
+        if revealed and case.identity_revealed_at is None:
+            case.identity_revealed_at = now
+    for inform in transition["informs"]:
+        db.session.add(
+            CaseNotice(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                party=inform["party"],
+                message=inform["message"],
+                transition_key=key,
+                created_at=now,
+            )
+        )
+    case.state = to_state
+    if institution.procedure.is_final(to_state):
+        case.closed_at = now
+    _event(
+        case,
+        "transition",
+        key,
+        actor,
+        from_state=from_state,
+        to_state=to_state,
+        details=_transition_details(present, composed, chosen, case),
+    )
+    db.session.flush()
+    events = {key} | ({to_state} if to_state != from_state else set())
+    _run_deadlines(case, institution, events=events, now=now)
+    if institution.procedure.is_final(to_state):
+        for deadline in open_deadlines(case):
+            deadline.cancelled_at = now
+    _audit(case, actor, "case.transition", {"transition": key, "from": from_state, "to": to_state})
+    return case
+
+
+def holds_any(condition: dict | None, facts: Facts) -> bool:
+    """Like `holds`, but a missing condition never holds (for ``unless``)."""
+    return bool(condition) and holds(condition, facts)
+
+
+def _transition_details(present, composed, chosen, case) -> dict:
+    details = {}
+    if present:
+        details["present"] = [u.public_id for u, _ in present]
+    if composed:
+        details["composed"] = [u.public_id for u, _ in composed]
+    if chosen:
+        details["measures"] = [m["key"] for m in chosen]
+    if case.identity_revealed_at is not None:
+        details["identity_revealed"] = True
+    return details
+
+
+def _check_measures(transition, keys, institution, translate) -> list[dict]:
+    if not transition["measures"]:
+        if keys:
+            raise ProcedureRefusal(
+                "measures",
+                N_("No measure is decided at the step “%(step)s”."),
+                translate,
+                step=transition["label"],
+            )
+        return []
+    chosen = []
+    for key in dict.fromkeys(keys):
+        measure = institution.measures.get(key)
+        if measure is None or measure["kind"] not in transition["measures"]:
+            raise ProcedureRefusal(
+                "measures",
+                N_("This measure cannot be decided at the step “%(step)s”."),
+                translate,
+                step=transition["label"],
+            )
+        chosen.append(measure)
+    if not chosen:
+        raise ProcedureRefusal(
+            "measures",
+            N_("Choose at least one measure for the step “%(step)s”."),
+            translate,
+            step=transition["label"],
+        )
+    return chosen
+
+
+def _check_roles_filled(declared, composed, translate) -> None:
+    for role in declared["roles"]:
+        if sum(seat.role_key == role["key"] for _, seat in composed) < role["min"]:
+            raise ProcedureRefusal(
+                f"role_minimum:{role['key']}",
+                N_("%(committee)s needs at least %(count)s: %(role)s."),
+                translate,
+                committee=declared["name"],
+                count=str(role["min"]),
+                role=role["name"],
+            )
+
+
+def _assign(case: Case, committee_key: str, institution: Institution) -> None:
+    committee = committee_by_key(case.tenant_id, committee_key)
+    case.committee_id = committee.id
+    declared = institution.committees[committee_key]
+    case.site_key = site_served(case, declared) if declared["per_site"] else None
+
+
+def record_consent(
+    case: Case, key: str, given: bool, *, actor, institution: Institution, host=None, now=None
+) -> CaseConsent:
+    """Record that a consent was given or withdrawn (by the reporter, or staff on their word).
+
+    While the case is still with the committee it was routed to, routing runs again, since
+    a consent can change who should receive it.
+    """
+    now = now or utcnow()
+    if key not in institution.procedure.consents:
+        raise ProcedureRefusal("unknown_consent", N_("This consent is not part of the procedure."))
+    consent = db.session.scalar(
+        select(CaseConsent).where(CaseConsent.case_id == case.id, CaseConsent.key == key)
+    )
+    if consent is None:
+        consent = CaseConsent(tenant_id=case.tenant_id, case_id=case.id, key=key)
+        db.session.add(consent)
+    consent.given, consent.recorded_at = given, now
+    consent.recorded_by = REPORTER if actor == REPORTER else "user"
+    _event(case, "consent", key, actor, details={"given": given})
+    db.session.flush()
+    _audit(case, actor, "case.consent", {"consent": key, "given": given})
+    routed = case.routing.get("committee")
+    if (
+        host is not None
+        and routed
+        and case.committee_id == committee_by_key(case.tenant_id, routed).id
+    ):
+        _reroute(case, institution, host)
+    return consent
+
+
+def _reroute(case: Case, institution: Institution, host) -> None:
+    report = db.session.scalars(
+        select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at)
+    ).first()
+    consents = set(facts_of(case, institution).consents)
+    route = _route(_report_view(report, case.facts.get("sites", {}), consents), institution, host)
+    if route == case.routing:
+        return
+    case.committee_id = committee_by_key(case.tenant_id, route["committee"]).id
+    case.site_key, case.routing = route["site"], route
+    _event(case, "routed", route["committee"], SYSTEM, details={"site": route["site"]})
+    _audit(case, SYSTEM, "case.rerouted", {"committee": route["committee"]})
+
+
+def set_flag(case: Case, key: str, value: bool, *, actor, institution: Institution) -> None:
+    """Record (or clear) one of the procedure's flags on the case, by staff who serve it."""
+    if key not in institution.procedure.flags:
+        raise ProcedureRefusal("unknown_flag", N_("This is not one of the procedure's flags."))
+    if not may_handle(actor, case, institution):
+        raise ProcedureRefusal("role", N_("You do not handle this case."))
+    flags = set(case.flags)
+    if (key in flags) == value:
+        return
+    case.flags = sorted(flags | {key} if value else flags - {key})
+    _event(case, "flag", key, actor, details={"set": value})
+    db.session.flush()
+    _audit(case, actor, "case.flag", {"flag": key, "set": value})
+
+
+def may_handle(user: User, case: Case, institution: Institution) -> bool:
+    """Whether `user` serves the committee that has the case now (or manages the tenant)."""
+    roles = roles_of(case.tenant_id, user)
+    if Role.ADMIN in roles or Role.DECISION_MAKER in roles:
+        return True
+    committee = db.session.get(Committee, case.committee_id) if case.committee_id else None
+    if committee is None:
+        return Role.LISTENER in roles
+    return any(serves_case(case, committee, seat, institution) for seat in _seats(user, committee))
+
+
+def mark_notice_done(notice: CaseNotice, *, actor) -> None:
+    """Record that the party was told."""
+    if notice.done_at is None:
+        notice.done_at, notice.done_by_user_id = utcnow(), actor.id
+        case = db.session.get(Case, notice.case_id)
+        _event(case, "notice", notice.party, actor, details={"transition": notice.transition_key})
+        _audit(case, actor, "case.notice_done", {"party": notice.party})
+
+
+def plugin_translator(institution: Institution):
+    """Translate a plugin text for the current request's reader (unchanged elsewhere)."""
+    return lambda text: plugin_gettext(institution.info, text)

@@ -1,0 +1,145 @@
+"""A tenant's institution as the engine reads it: its plugins' data, indexed and cross-checked."""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from core.plugins.host import PluginError, PluginHost, TenantInfo
+from core.plugins.schemas import ANY_STATE, CORE_ACTORS, CORE_PARTIES
+from core.procedure.calendar import WorkingCalendar
+
+
+def _by_key(items: list[dict]) -> dict[str, dict]:
+    return {item["key"]: item for item in items}
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """The procedure's data with lookups; the data itself stays as validated."""
+
+    data: dict
+
+    @cached_property
+    def states(self) -> dict[str, dict]:
+        return _by_key(self.data["states"])
+
+    @cached_property
+    def transitions(self) -> dict[str, dict]:
+        return _by_key(self.data["transitions"])
+
+    @cached_property
+    def consents(self) -> dict[str, dict]:
+        return _by_key(self.data["consents"])
+
+    @cached_property
+    def flags(self) -> dict[str, dict]:
+        return _by_key(self.data["flags"])
+
+    @cached_property
+    def parties(self) -> dict[str, dict]:
+        return _by_key(self.data["parties"])
+
+    @property
+    def initial_state(self) -> str:
+        return self.data["initial_state"]
+
+    @property
+    def deadlines(self) -> list[dict]:
+        return self.data["deadlines"]
+
+    @property
+    def obligations(self) -> list[dict]:
+        return self.data["obligations"]
+
+    def is_final(self, state: str) -> bool:
+        return self.states[state]["final"]
+
+    def transitions_from(self, state: str) -> list[dict]:
+        """The transitions that leave `state`, in the procedure's order."""
+        return [
+            t
+            for t in self.data["transitions"]
+            if state in t["from"] or (ANY_STATE in t["from"] and not self.is_final(state))
+        ]
+
+
+@dataclass(frozen=True)
+class Institution:
+    """Everything the engine needs to know about one tenant's institution."""
+
+    info: TenantInfo
+    profile: dict
+    committees: dict[str, dict]
+    procedure: Procedure
+    measures: dict[str, dict]
+    appeal: dict | None
+    form: list[dict]
+
+    @classmethod
+    def of(cls, host: PluginHost, info: TenantInfo) -> "Institution":
+        profile = host.call(info, "institution_profile")
+        procedure = host.call(info, "procedure")
+        if profile is None or procedure is None:
+            missing = "institution_profile" if profile is None else "procedure"
+            raise PluginError(
+                ", ".join(info.enabled_plugins) or "none", missing, "no enabled plugin answers"
+            )
+        ladder = host.call(info, "sanction_ladder") or {"measures": [], "appeal": None}
+        return cls(
+            info=info,
+            profile=profile,
+            committees=_by_key(host.call(info, "committees")),
+            procedure=Procedure(procedure),
+            measures=_by_key(ladder["measures"]),
+            appeal=ladder["appeal"],
+            form=host.call(info, "report_form"),
+        )
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar.of(self.profile)
+
+    @cached_property
+    def site_attributes(self) -> dict[str, dict]:
+        return {site["key"]: site["attributes"] for site in self.profile["sites"]}
+
+    def problems(self) -> list[str]:
+        """What the plugins' data says that does not fit together (names unknown elsewhere)."""
+        procedure, committees = self.procedure, self.committees
+        sites = set(self.site_attributes)
+        known_actors = set(CORE_ACTORS) | set(committees)
+        known_parties = set(CORE_PARTIES) | set(committees) | set(procedure.parties)
+        problems = []
+
+        def check(what, refs, known, kind):
+            problems.extend(f"{what} names unknown {kind} {r!r}" for r in refs if r not in known)
+
+        for t in procedure.data["transitions"]:
+            what = f"transition {t['key']!r}"
+            check(what, t["roles"], known_actors, "role or committee")
+            check(what, [i["party"] for i in t["informs"]], known_parties, "party")
+            named = [t["assign"], t["compose"], (t["participants"] or {}).get("committee")]
+            check(what, [c for c in named if c], committees, "committee")
+            for kind in t["measures"]:
+                if not any(m["kind"] == kind for m in self.measures.values()):
+                    problems.append(f"{what} lets choose {kind} measures; the ladder has none")
+        for key, committee in committees.items():
+            check(f"committee {key!r}", committee["seats_per_site"], sites, "site")
+            for rule in committee["conditions"]:
+                check(
+                    f"rule {rule['key']!r}",
+                    rule["params"].get("committees", []),
+                    committees,
+                    "committee",
+                )
+                consent = rule["params"].get("consent")
+                check(
+                    f"rule {rule['key']!r}",
+                    [consent] if consent else [],
+                    procedure.consents,
+                    "consent",
+                )
+        for field in self.form:
+            grants = [field["consent"]] if field["consent"] else []
+            grants += [g for choice in field["choices"] for g in choice["grants"]]
+            check(f"form field {field['key']!r}", grants, procedure.consents, "consent")
+        return problems
