@@ -1,25 +1,49 @@
-"""École polytechnique: the DHAMIS unit and its online reporting platform."""
+"""École polytechnique: the DHAMIS unit and its online reporting platform.
 
-from core.plugins import hookimpl
+Data from the welcome page of the DHAMIS platform (seed 000), in the YAML files beside this
+module; national help lines from the shared French directory.
+"""
 
-MARK = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">'
-    '<rect width="40" height="40" rx="8" fill="#ffffff"/>'
-    '<path d="M20 7l11 6v14l-11 6-11-6V13z" fill="none" stroke="#8a1538" stroke-width="3" '
-    'stroke-linejoin="round"/></svg>'
-)
+from core.plugins import PluginData, hookimpl
+from plugins import france
+from plugins.polytechnique.procedure import procedure, route_report
+
+__all__ = ["procedure", "route_report"]  # hook implementations kept in procedure.py
+
+_data = PluginData(__name__)
+
+# France's catalogue translates the national lines this plugin shows.
+shared_catalogues = [france.CATALOGUE]
 
 
 @hookimpl
 def institution_profile(tenant):
-    return {
-        "name": "École polytechnique",
-        "short_name": "X",
-        "default_locale": "fr",
-        "locales": ["fr", "en"],
-        "timezone": "Europe/Paris",
-        "calendar": {"country": "FR", "subdivision": None},
-        "branding": {"primary_colour": "#8a1538", "accent_colour": "#1f4e79", "mark_svg": MARK},
-        "sites": [{"key": "palaiseau", "name": "Palaiseau campus"}],
-        "contact_email": None,
-    }
+    return _data["profile"]
+
+
+@hookimpl
+def committees(tenant):
+    return _data["committees"]
+
+
+@hookimpl
+def sanction_ladder(tenant):
+    return _data["measures"]
+
+
+@hookimpl
+def helplines(tenant):
+    # The document names 17, 15 and 114 and gives no line of the school's own.
+    return france.helplines(*france.EMERGENCY)
+
+
+@hookimpl
+def legal_definitions(tenant):
+    return _data["legal"]
+
+
+@hookimpl
+def report_form(tenant):
+    # The reporter's relation (victim, witness, personal knowledge) is the core's own field;
+    # the document asks for nothing else.
+    return []
