@@ -5,6 +5,7 @@ Enable it in a plugin's test suite with ``pytest_plugins = ["core.testing"]``. I
 own ``tests/conftest.py``.
 """
 
+import functools
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -23,7 +24,7 @@ from core.committees.models import Committee
 from core.committees.operations import add_member
 from core.extensions import db
 from core.identity.models import Role
-from core.identity.operations import create_user, grant_role
+from core.identity.operations import create_user, grant_role, password_hasher
 from core.plugins.host import PluginHost, TenantInfo, plugin_host
 from core.procedure.definition import Institution
 from core.reports.models import Report, ReporterIdentity
@@ -32,6 +33,12 @@ from core.tenancy.operations import create_tenant, enable_plugin
 from core.tenancy.scoping import platform_scope, tenant_scope
 
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (accounts made by tests)
+
+
+@functools.cache
+def test_password_hash() -> str:
+    """TEST_PASSWORD's argon2id hash, computed once: every test account shares it."""
+    return password_hasher.hash(TEST_PASSWORD)
 
 
 @pytest.fixture
@@ -77,7 +84,7 @@ def make_staff(app) -> Callable:
 
     def make(tenant: Tenant, email: str, *roles: Role):
         with platform_scope():
-            user = create_user(email, email.split("@")[0], TEST_PASSWORD)
+            user = create_user(email, email.split("@")[0], None, password_hash=test_password_hash())
         with tenant_scope(tenant):
             for role in roles:
                 grant_role(tenant.id, user, role, actor="platform")
@@ -123,13 +130,17 @@ def make_member(app, make_staff) -> Callable:
     """Create a staff account seated on one of a tenant's committees.
 
     ``make_member(tenant, "angela_unit", role="officer", site="rouen")``; the account also
-    gets the core roles listed in `roles` (default: none).
+    gets the core roles listed in `roles` (default: none). Pass ``user=`` to seat an
+    existing account on a further committee.
     """
     counter = iter(range(1, 10_000))
 
-    def make(tenant: Tenant, committee: str, *, role=None, site=None, roles=(), name=None):
-        email = f"{name or committee}-{next(counter)}@{tenant.slug}.test".lower()
-        user = make_staff(tenant, email, *roles)
+    def make(
+        tenant: Tenant, committee: str, *, role=None, site=None, roles=(), name=None, user=None
+    ):
+        if user is None:
+            email = f"{name or committee}-{next(counter)}@{tenant.slug}.test".lower()
+            user = make_staff(tenant, email, *roles)
         with tenant_scope(tenant):
             seat = db.session.scalar(
                 select(Committee).where(

@@ -51,7 +51,7 @@ class ProcedureRefusal(Exception):
     catalogue), ``source_message`` in the source language, for logs and tests.
     """
 
-    def __init__(self, rule: str, message: str, translate=None, **params):
+    def __init__(self, rule: str, message: str, translate=None, /, **params):
         self.rule, self.template, self.params = rule, message, params
         self._translate = translate or (lambda text: text)
         super().__init__(self.source_message)
@@ -458,6 +458,11 @@ def consents_in_answers(form: list[dict], answers: dict) -> set[str]:
 def open_case(report: Report, *, institution: Institution, host, now: datetime | None = None):
     """Open the case of a new report: facts, consents, routing, first stage and deadlines."""
     now = now or utcnow()
+    if report.is_anonymous and not institution.profile["anonymous_reports"]:
+        raise ProcedureRefusal(
+            "anonymous_reports",
+            N_("This institution takes reports only with the name of the person reporting."),
+        )
     answers = report.form_data or {}
     sites = {}
     for field in institution.form:
@@ -724,8 +729,14 @@ def set_flag(case: Case, key: str, value: bool, *, actor, institution: Instituti
     """Record (or clear) one of the procedure's flags on the case, by staff who serve it."""
     if key not in institution.procedure.flags:
         raise ProcedureRefusal("unknown_flag", N_("This is not one of the procedure's flags."))
-    if not may_handle(actor, case, institution):
-        raise ProcedureRefusal("role", N_("You do not handle this case."))
+    set_by = institution.procedure.flags[key]["set_by"]
+    allowed = (
+        any(may_act_as(actor, role, case, institution) for role in set_by)
+        if set_by
+        else may_handle(actor, case, institution)
+    )
+    if not allowed:
+        raise ProcedureRefusal("role", N_("You may not record this on the case."))
     flags = set(case.flags)
     if (key in flags) == value:
         return

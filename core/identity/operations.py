@@ -30,15 +30,23 @@ def load_user(public_id: str) -> User | None:
     return db.session.scalar(select(User).where(User.public_id == public_id))
 
 
-def create_user(email: str, display_name: str, password: str) -> User:
-    """Create a staff account with an argon2id password hash."""
-    if len(password) < 12:
+def create_user(
+    email: str, display_name: str, password: str | None, *, password_hash: str | None = None
+) -> User:
+    """Create a staff account with an argon2id password hash.
+
+    `password_hash` gives an existing argon2id hash instead of a password (accounts made in
+    bulk: the demo, the test kit, benchmarks), sparing a deliberately slow hash per account.
+    """
+    if password_hash is None and (password is None or len(password) < 12):
         raise IdentityError("a password needs at least 12 characters")
     email = normalise_email(email)
     if find_user(email) is not None:
         raise IdentityError(f"a user with e-mail {email} already exists")
     user = User(
-        email=email, display_name=display_name, password_hash=password_hasher.hash(password)
+        email=email,
+        display_name=display_name,
+        password_hash=password_hash or password_hasher.hash(password),
     )
     db.session.add(user)
     db.session.flush()

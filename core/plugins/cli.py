@@ -31,12 +31,14 @@ def list_plugins():
 def extract(name, output):
     """Write the message template (.pot) of plugin NAME's texts.
 
-    Every text its data hooks return, plus the texts of the YAML files it ships. Start or
-    update a catalogue from it with `pybabel init` / `pybabel update -D NAME`.
+    Every text its data hooks return, plus the texts of the YAML files it ships, less those
+    its shared catalogues already translate. Start or update a catalogue from it with
+    `pybabel init` / `pybabel update -D NAME`.
     """
     host = plugin_host()
     try:
-        messages = host.source_texts(name)
+        shared = host.translators[name].shared_messages() if name in host.translators else set()
+        messages = [m for m in host.source_texts(name) if m not in shared]
     except PluginError as exc:
         raise click.ClickException(str(exc)) from exc
     write_po(output, template(messages, project=name), omit_header=False, width=100)

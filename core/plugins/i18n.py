@@ -108,6 +108,15 @@ class PluginTranslator:
                 return translated
         return message
 
+    def shared_messages(self) -> set[str]:
+        """Messages a shared catalogue (not the plugin's own) already holds, any locale."""
+        held = set()
+        for directory, domain in self.catalogues[1:]:
+            for po in Path(directory).glob(f"*/LC_MESSAGES/{domain}.po"):
+                with po.open("rb") as f:
+                    held |= {m.id for m in read_po(f) if m.id}
+        return held
+
     def missing(self, locale: str, messages: Iterable[str]) -> list[str]:
         """The messages no catalogue translates into `locale` (in order, without repeats).
 

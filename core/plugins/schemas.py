@@ -96,6 +96,8 @@ class ProfileSchema(Schema):
         validate=validate.Length(min=1),
     )
     confidentiality = fields.String(load_default="")
+    # whether the portal takes anonymous reports (some procedures need the reporter's name)
+    anonymous_reports = fields.Boolean(load_default=True)
 
     @validates("timezone")
     def _known_zone(self, value, **kwargs):
@@ -361,6 +363,11 @@ class KeyedTextSchema(Schema):
     description = fields.String(load_default="")
 
 
+class FlagSchema(KeyedTextSchema):
+    # who may record it (core roles or committee keys); empty: those handling the case now
+    set_by = fields.List(fields.String(validate=KEY), load_default=list)
+
+
 class ObligationSchema(Schema):
     key = _key()
     label = _text()
@@ -377,7 +384,7 @@ class ProcedureSchema(Schema):
     )
     deadlines = fields.List(fields.Nested(DeadlineSchema), load_default=list)
     consents = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
-    flags = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
+    flags = fields.List(fields.Nested(FlagSchema), load_default=list)
     parties = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
     obligations = fields.List(fields.Nested(ObligationSchema), load_default=list)
 

@@ -122,6 +122,8 @@ class Institution:
             for kind in t["measures"]:
                 if not any(m["kind"] == kind for m in self.measures.values()):
                     problems.append(f"{what} lets choose {kind} measures; the ladder has none")
+        for flag in procedure.data["flags"]:
+            check(f"flag {flag['key']!r}", flag["set_by"], known_actors, "role or committee")
         for key, committee in committees.items():
             check(f"committee {key!r}", committee["seats_per_site"], sites, "site")
             for rule in committee["conditions"]:

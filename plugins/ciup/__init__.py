@@ -1,38 +1,60 @@
-"""Cité internationale universitaire de Paris: the listening unit and the houses."""
+"""Cité internationale universitaire de Paris: the Report and Support team, the Investigation
+team, the houses (affiliated or not) and the protocol's ladder, directory, law and form.
 
-from core.plugins import hookimpl
+The data lives in the YAML files beside this module; the hooks hand it over as it is.
+"""
 
-MARK = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">'
-    '<rect width="40" height="40" rx="8" fill="#ffffff"/>'
-    '<path d="M8 32V18l6-5 6 5v14M20 32V14l6-5 6 5v18" fill="none" stroke="#00567a" '
-    'stroke-width="3" stroke-linejoin="round"/></svg>'
+from core.plugins import PluginData, hookimpl
+from plugins import france
+from plugins.ciup.procedure import procedure, route_report
+
+__all__ = ["procedure", "route_report"]  # hook implementations kept in procedure.py
+
+_data = PluginData(__name__)
+
+# The national lines' texts are translated by France's shared catalogue.
+shared_catalogues = [france.CATALOGUE]
+
+# National lines the protocol lists ("national helplines, such as…"), after the emergency
+# numbers. Their hours come from the shared directory: the protocol's 3919 hours are outdated.
+PROTOCOL_LINES = (
+    "violences_femmes_info_3919",
+    "sos_viols",
+    "victimes_08",
+    "net_ecoute",
+    "sos_homophobie",
 )
-
-# A representative list of houses; `affiliated` is managed by the National Foundation.
-HOUSES = [
-    ("fondation_deutsch_de_la_meurthe", "Fondation Deutsch de la Meurthe", True),
-    ("maison_internationale", "Maison internationale", True),
-    ("fondation_des_etats_unis", "Fondation des États-Unis", False),
-    ("maison_du_bresil", "Maison du Brésil", False),
-    ("maison_des_etudiants_canadiens", "Maison des étudiants canadiens", False),
-    ("maison_heinrich_heine", "Maison Heinrich Heine", False),
-]
+# France Victimes' 116 006 replaced the 08 Victimes number the protocol gives; the national
+# portal (service-public.fr/cmi) is open to every reporter, anonymously, 24/7.
+FURTHER_NATIONAL_LINES = ("france_victimes_116006", "national_reporting_portal")
 
 
 @hookimpl
 def institution_profile(tenant):
-    return {
-        "name": "Cité internationale universitaire de Paris",
-        "short_name": "CIUP",
-        "default_locale": "fr",
-        "locales": ["fr", "en"],
-        "timezone": "Europe/Paris",
-        "calendar": {"country": "FR", "subdivision": None},
-        "branding": {"primary_colour": "#00567a", "accent_colour": "#d1495b", "mark_svg": MARK},
-        "sites": [
-            {"key": key, "name": name, "attributes": {"affiliated": affiliated}}
-            for key, name, affiliated in HOUSES
-        ],
-        "contact_email": "alerte-violences@ciup.fr",
-    }
+    return _data["profile"]
+
+
+@hookimpl
+def committees(tenant):
+    return _data["committees"]
+
+
+@hookimpl
+def sanction_ladder(tenant):
+    return _data["measures"]
+
+
+@hookimpl
+def helplines(tenant):
+    national = france.helplines(*france.EMERGENCY, *PROTOCOL_LINES, *FURTHER_NATIONAL_LINES)
+    return national + _data["helplines"]
+
+
+@hookimpl
+def legal_definitions(tenant):
+    return _data["legal"]
+
+
+@hookimpl
+def report_form(tenant):
+    return _data["form"]

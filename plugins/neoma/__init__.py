@@ -1,29 +1,61 @@
-"""NEOMA Business School: the Angela unit and its procedure (three campuses)."""
+"""NEOMA Business School: the Angela unit and its procedure (three campuses).
 
-from core.plugins import hookimpl
+Written from NEOMA's "Student reporting and internal investigation procedure" of 16 May 2025
+(French and English versions). The data lives in the YAML files beside this module.
+"""
 
-MARK = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">'
-    '<rect width="40" height="40" rx="8" fill="#ffffff"/>'
-    '<path d="M10 30V10l20 20V10" fill="none" stroke="#5b2a86" stroke-width="4" '
-    'stroke-linecap="round" stroke-linejoin="round"/></svg>'
+from core.plugins import PluginData, hookimpl
+from plugins import france
+from plugins.neoma.procedure import procedure, route_report
+
+__all__ = ["procedure", "route_report"]  # hook implementations kept in procedure.py
+
+_data = PluginData(__name__)
+
+# The national lines' texts are translated by France's catalogue.
+shared_catalogues = [france.CATALOGUE]
+
+# Appendix 3 and §IV: the national structures the document refers victims and witnesses to.
+NATIONAL_LINES = (
+    "france_victimes_116006",
+    "violences_femmes_info_3919",
+    "en_avant_toutes",
+    "avft",
+    "cnidff",
+    "arretons_les_violences",
+    "national_reporting_portal",
+    "apf_france_handicap",
+    "sante_info_droits",
+    "federation_lgbti",
+    "sos_racisme",
 )
 
 
 @hookimpl
 def institution_profile(tenant):
-    return {
-        "name": "NEOMA Business School",
-        "short_name": "NEOMA",
-        "default_locale": "fr",
-        "locales": ["fr", "en"],
-        "timezone": "Europe/Paris",
-        "calendar": {"country": "FR", "subdivision": None},
-        "branding": {"primary_colour": "#5b2a86", "accent_colour": "#c2185b", "mark_svg": MARK},
-        "sites": [
-            {"key": "rouen", "name": "Rouen campus"},
-            {"key": "reims", "name": "Reims campus"},
-            {"key": "paris", "name": "Paris campus"},
-        ],
-        "contact_email": None,
-    }
+    return _data["profile"]
+
+
+@hookimpl
+def committees(tenant):
+    return _data["committees"]
+
+
+@hookimpl
+def sanction_ladder(tenant):
+    return _data["measures"]
+
+
+@hookimpl
+def helplines(tenant):
+    return [*france.helplines(*france.EMERGENCY, *NATIONAL_LINES), *_data["helplines"]]
+
+
+@hookimpl
+def legal_definitions(tenant):
+    return _data["legal"]
+
+
+@hookimpl
+def report_form(tenant):
+    return _data["form"]
