@@ -45,6 +45,18 @@ def _demo_account(email: str, name: str, password: str):
         return user
 
 
+def _committee_seats(committee: dict, plugin: str):
+    """(role key, e-mail, name) of demo members enough to compose the committee for a case:
+    each declared role as many times as it needs (at least once), at least two members."""
+    roles = [r["key"] for r in committee["roles"] for _ in range(max(r["min"], 1))] or [None]
+    while len(roles) < max(committee["min_members"], 2):
+        roles.append(roles[0])
+    for n, role_key in enumerate(roles, start=1):
+        label = (role_key or "member").replace("_", "-")
+        email = f"{committee['key'].replace('_', '-')}.{label}.{n}@{plugin}.example"
+        yield role_key, email, f"Demo {committee['key'].replace('_', ' ')} {n}"
+
+
 def seed_demo(password: str | None = None) -> list[tuple[str, str, str, str]]:
     """Create or refresh the demo tenants and accounts; return (tenant, role, e-mail, password)."""
     host = plugin_host()
@@ -72,6 +84,12 @@ def seed_demo(password: str | None = None) -> list[tuple[str, str, str, str]]:
                     if item["purpose"] in SEATS.get(role, ()):
                         add_member(committees[item["key"]], user, actor=ACTOR)
                 credentials.append((plugin, role.value, email, secret))
+            for item in declared:
+                for role_key, email, name in _committee_seats(item, plugin):
+                    secret = password or secrets.token_urlsafe(12)
+                    user = _demo_account(email, name, secret)
+                    add_member(committees[item["key"]], user, actor=ACTOR, role_key=role_key)
+                    credentials.append((plugin, f"{item['key']}/{role_key or '-'}", email, secret))
     return credentials
 
 
