@@ -49,7 +49,7 @@ SETTINGS = [
     (
         "CELLULE_BASE_DOMAIN",
         "(none)",
-        "Tenants are also served on <slug>.<base domain>, e.g. neoma.cellule.example.org.",
+        "Tenants are also served on <slug>.<base domain>, e.g. myschool.cellule.example.org.",
     ),
     (
         "CELLULE_TENANT_DIRECTORY",

@@ -1,8 +1,7 @@
 """`cellule demo`: one demo tenant per installed institution plugin, with staff accounts.
 
-The core knows no institution by name: the tenants come from the installed plugins (the
-three bundled ones give NEOMA, CIUP and École polytechnique), their names from each
-plugin's profile.
+The core knows no institution by name: the tenants come from the installed plugins (one
+per plugin), their names from each plugin's profile.
 """
 
 import secrets

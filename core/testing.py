@@ -1,11 +1,14 @@
 """Test kit: pytest fixtures for Cellule and for plugin authors.
 
-Enable it in a plugin's test suite with ``pytest_plugins = ["core.testing"]``. It needs an
-``app`` fixture (an app context pushed, a migrated database), like the one in Cellule's
-own ``tests/conftest.py``.
+Enable it in a plugin's test suite with ``pytest_plugins = ["core.testing"]``. Its ``app``
+fixture runs Cellule on a fresh SQLite database per test (migrated once per session, then
+copied), with an app context pushed; a suite that defines its own ``app`` fixture (Cellule's
+runs every test on SQLite and PostgreSQL) overrides it. See docs/plugins.md.
 """
 
+import base64
 import functools
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -39,6 +42,52 @@ TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (accounts made by t
 def test_password_hash() -> str:
     """TEST_PASSWORD's argon2id hash, computed once: every test account shares it."""
     return password_hasher.hash(TEST_PASSWORD)
+
+
+KIT_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-kit-secret-key",
+    "CELLULE_MASTER_KEY": base64.urlsafe_b64encode(b"test-kit-master-key-32-bytes-!!!").decode(),
+    "CELLULE_PREVIOUS_MASTER_KEYS": [],
+    "REDIS_URL": None,
+    "CELLULE_BASE_DOMAIN": "cellule.test",
+    "CELLULE_TENANT_DIRECTORY": False,
+}
+
+
+def _kit_config(path) -> dict:
+    url = f"sqlite:///{path}"
+    return {**KIT_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "DATABASE_MIGRATION_URL": url}
+
+
+@pytest.fixture(scope="session")
+def cellule_database_template(tmp_path_factory):
+    """A migrated SQLite database file, made once per session."""
+    from flask_migrate import upgrade
+
+    from core import create_app
+
+    folder = tmp_path_factory.mktemp("cellule-template")
+    path = folder / "cellule.db"
+    app = create_app(_kit_config(path), instance_path=str(folder / "instance"))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(cellule_database_template, tmp_path):
+    """Cellule on its own copy of the migrated database, with an app context pushed."""
+    from core import create_app
+
+    path = tmp_path / "cellule.db"
+    shutil.copyfile(cellule_database_template, path)
+    app = create_app(_kit_config(path), instance_path=str(tmp_path / "instance"))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -129,7 +178,7 @@ def make_case(app) -> Callable:
 def make_member(app, make_staff) -> Callable:
     """Create a staff account seated on one of a tenant's committees.
 
-    ``make_member(tenant, "angela_unit", role="officer", site="rouen")``; the account also
+    ``make_member(tenant, "listening_unit", role="listener", site="north")``; the account also
     gets the core roles listed in `roles` (default: none). Pass ``user=`` to seat an
     existing account on a further committee.
     """
