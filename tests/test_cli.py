@@ -1,6 +1,7 @@
 """The `cellule` command: what operators type, and what bad input does (nothing)."""
 
 import pytest
+from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 
 from core.audit.models import AuditEvent
@@ -135,3 +136,19 @@ def test_demo_creates_a_tenant_per_bundled_plugin_with_printed_accounts(runner):
     user = db.session.scalar(select(User).where(User.email == "listener@neoma.example"))
     assert check_password(user, "the same for everyone")
     assert invoke(runner, "audit", "verify").output.count(": ok") == 3
+
+
+def test_plugins_extract_writes_the_template_of_a_plugins_own_texts(runner, tmp_path):
+    output = tmp_path / "polytechnique.pot"
+    invoke(runner, "plugins", "extract", "polytechnique", "-o", str(output))
+    with output.open("rb") as handle:
+        messages = {message.id for message in read_po(handle) if message.id}
+    assert "Report received" in messages  # a state of its procedure
+    assert "Every report is received and read by members of the DHAMIS Unit." in messages
+    # the national lines are translated by the shared French catalogue, not by the plugin's
+    assert "Police and gendarmerie" not in messages
+
+
+def test_plugins_extract_names_an_unknown_plugin(runner):
+    result = invoke(runner, "plugins", "extract", "nowhere", ok=False)
+    assert "is not installed" in result.output
