@@ -160,15 +160,33 @@ def test_a_refusal_reads_in_the_readers_language(app, make_tenant, make_member, 
     assert "Open an administrative" not in french and "« " in french
 
 
-def test_refused_steps_change_nothing_and_leave_no_trace(make_tenant, make_member, case_runner):
+@pytest.mark.parametrize(
+    ("step", "kwargs", "rule"),
+    [
+        ("reply_to_reporter", {}, "role"),  # refused first thing
+        ("refer_to_professionals", {"measures": ["report_to_prosecutor"]}, "measures"),  # late
+    ],
+)
+def test_refused_steps_change_nothing(make_tenant, make_member, case_runner, step, kwargs, rule):
+    from core.cases.operations import take_transition
+    from core.tenancy.scoping import tenant_scope
+
     tenant = make_tenant("x", enable=("polytechnique",))
-    management = make_member(tenant, "management")
+    unit, management = make_member(tenant, "dhamis_unit"), make_member(tenant, "management")
     runner = case_runner(tenant)
     case = runner.submit()
-    before = runner.notices(case), runner.deadlines(case)
-    with pytest.raises(ProcedureRefusal):
-        runner.take(case, "reply_to_reporter", management)
-    assert (runner.notices(case), runner.deadlines(case).keys()) == (before[0], before[1].keys())
+    runner.consent(case, "support_referral")
+    actor = management if rule == "role" else unit
+    if rule != "role":
+        runner.take(case, "reply_to_reporter", unit)
+    with tenant_scope(tenant):
+        db.session.flush()
+        with pytest.raises(ProcedureRefusal) as refused:
+            take_transition(case, step, actor=actor, institution=runner.institution, **kwargs)
+        assert refused.value.rule == rule
+        # nothing was added or changed in the session before the refusal
+        assert not db.session.new and not db.session.dirty
+        db.session.rollback()
 
 
 # -- the core stays institution-neutral ---------------------------------------------------

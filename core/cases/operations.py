@@ -35,13 +35,16 @@ from core.procedure.definition import Institution
 from core.reports.models import Report
 from core.types import utcnow
 
-REPORTER = "reporter"
-SYSTEM = "system"
-
 
 def N_(message: str) -> str:
     """Mark a message for extraction; it is translated when shown."""
     return message
+
+
+REPORTER = "reporter"
+SYSTEM = "system"
+HANDLING_COMMITTEE = "handling_committee"
+PARTY_NAMES = {"victim": N_("the victim"), "implicated": N_("the person implicated")}
 
 
 class ProcedureRefusal(Exception):
@@ -63,7 +66,9 @@ class ProcedureRefusal(Exception):
     def __str__(self) -> str:
         if not has_request_context():
             return self.source_message
-        return gettext(self.template) % {k: self._translate(v) for k, v in self.params.items()}
+        # a parameter is a plugin's text (its catalogue) or one of the core's (the core's)
+        params = {k: self._translate(gettext(v)) for k, v in self.params.items()}
+        return gettext(self.template) % params
 
 
 # -- reading a case --------------------------------------------------------------------
@@ -146,20 +151,66 @@ def _composed(case: Case, committee: Committee) -> list[CaseMember]:
     )
 
 
-def serves_case(case: Case, committee: Committee, seat: CommitteeMember, institution) -> bool:
-    """Whether this seat on `committee` covers `case` (site, routing exclusions, composition)."""
+def serves_case(
+    case: Case, committee: Committee, user: User, seats, institution, facts: Facts
+) -> bool:
+    """Whether `user`, with these seats on `committee`, serves `case`: no rule of the
+    committee keeps them out, and they are among those composed for the case or, if none
+    are, a seat covers the case's site (and the route's exclusions)."""
+    if not seats:
+        return False
+    declared = institution.committees.get(committee.key, {})
+    if any(_rule_broken(rule, case, seats, user, facts) for rule in declared.get("conditions", [])):
+        return False
     composed = _composed(case, committee)
     if composed:
-        return any(m.user_id == seat.user_id for m in composed)
+        return any(m.user_id == user.id for m in composed)
+    return any(_seat_covers(case, committee, seat, declared) for seat in seats)
+
+
+def _seat_covers(case: Case, committee: Committee, seat: CommitteeMember, declared) -> bool:
     if committee.id == case.committee_id:
         if seat.site_key and seat.site_key in case.routing.get("exclude_sites", []):
             return False
         return seat.site_key is None or case.site_key is None or seat.site_key == case.site_key
-    declared = institution.committees.get(committee.key, {})
     if declared.get("per_site"):
         site = site_served(case, declared)
         return seat.site_key is None or site is None or seat.site_key == site
     return True
+
+
+def _rule_broken(rule: dict, case: Case, seats, user: User, facts: Facts) -> bool:
+    """Whether a committee rule keeps `user` (with these seats) from sitting for `case`."""
+    params, kind = rule["params"], rule["kind"]
+    roles = params.get("roles")
+    seats = [seat for seat in seats if not roles or seat.role_key in roles]
+    if not seats or kind == "note":
+        return False
+    if kind == "exclude_party_site":
+        sites = {facts.sites.get(party) for party in params.get("parties", [])} - {None}
+        return any(seat.site_key in sites for seat in seats)
+    if kind == "party_site_requires_consent":
+        site = facts.sites.get(params["party"])
+        return (
+            site is not None
+            and any(seat.site_key == site for seat in seats)
+            and params["consent"] not in facts.consents
+        )
+    if kind == "exclude_prior_involvement":
+        return (
+            db.session.scalar(
+                select(CaseMember.id)
+                .join(Committee, Committee.id == CaseMember.committee_id)
+                .where(
+                    CaseMember.case_id == case.id,
+                    CaseMember.user_id == user.id,
+                    Committee.key.in_(params.get("committees", [])),
+                )
+                .limit(1)
+            )
+            is not None
+        )
+    raise ValueError(f"unknown rule kind {kind!r}")
 
 
 def site_served(case: Case, declared: dict) -> str | None:
@@ -167,29 +218,38 @@ def site_served(case: Case, declared: dict) -> str | None:
     return case.facts.get("sites", {}).get(declared.get("site_of") or "report")
 
 
-def may_act_as(user: User, role: str, case: Case, institution: Institution) -> bool:
-    """Whether `user` holds `role` (a core role or a committee key) for this case."""
+def may_act_as(user: User, role: str, case: Case, institution: Institution, facts=None) -> bool:
+    """Whether `user` holds `role` for this case: a core role, a committee key (serving the
+    case), or ``handling_committee`` (serving the committee the case is with now)."""
     if role in {r.value for r in Role}:
         return Role(role) in roles_of(case.tenant_id, user)
-    if role not in institution.committees:
+    if role == HANDLING_COMMITTEE:
+        committee = db.session.get(Committee, case.committee_id) if case.committee_id else None
+    elif role in institution.committees:
+        committee = committee_by_key(case.tenant_id, role)
+    else:
         return False
-    committee = committee_by_key(case.tenant_id, role)
-    return any(serves_case(case, committee, seat, institution) for seat in _seats(user, committee))
+    if committee is None:
+        return False
+    facts = facts or facts_of(case, institution)
+    return serves_case(case, committee, user, _seats(user, committee), institution, facts)
 
 
-def _actor_may_take(actor, transition: dict, case: Case, institution: Institution) -> bool:
+def _actor_may_take(actor, transition: dict, case: Case, institution, facts) -> bool:
     if actor == REPORTER:
         return REPORTER in transition["roles"]
     if actor == SYSTEM:
         return False
     return any(
-        may_act_as(actor, role, case, institution)
+        may_act_as(actor, role, case, institution, facts)
         for role in transition["roles"]
         if role != REPORTER
     )
 
 
-def check_transition(case: Case, key: str, *, actor, institution: Institution) -> dict:
+def check_transition(
+    case: Case, key: str, *, actor, institution: Institution, facts: Facts | None = None
+) -> dict:
     """The transition `key` if `actor` may take it on `case` now; else ProcedureRefusal."""
     procedure = institution.procedure
     translate = plugin_translator(institution)
@@ -201,7 +261,7 @@ def check_transition(case: Case, key: str, *, actor, institution: Institution) -
             translate,
             state=procedure.states[case.state]["label"],
         )
-    facts = facts_of(case, institution)
+    facts = facts or facts_of(case, institution)
     if not holds(transition["when"], facts):
         raise ProcedureRefusal(
             "not_for_this_case",
@@ -209,7 +269,7 @@ def check_transition(case: Case, key: str, *, actor, institution: Institution) -
             translate,
             step=transition["label"],
         )
-    if not _actor_may_take(actor, transition, case, institution):
+    if not _actor_may_take(actor, transition, case, institution, facts):
         raise ProcedureRefusal(
             "role",
             N_("You are not among the people who may take the step “%(step)s” on this case."),
@@ -234,6 +294,15 @@ def check_transition(case: Case, key: str, *, actor, institution: Institution) -
                 step=transition["label"],
                 flag=procedure.flags[flag]["label"],
             )
+    for party in transition["requires_sites"]:
+        if not facts.sites.get(party):
+            raise ProcedureRefusal(
+                f"site:{party}",
+                N_("“%(step)s” needs to know first where this person belongs: %(party)s."),
+                translate,
+                step=transition["label"],
+                party=PARTY_NAMES[party],
+            )
     if transition["to"] and procedure.is_final(transition["to"]):
         for obligation in pending_obligations(case, institution):
             raise ProcedureRefusal(
@@ -247,10 +316,12 @@ def check_transition(case: Case, key: str, *, actor, institution: Institution) -
 
 def available_transitions(case: Case, actor, institution: Institution) -> list[tuple[dict, str]]:
     """Every step leaving the case's stage, with why `actor` may not take it ("" if they may)."""
-    result = []
+    result, facts = [], facts_of(case, institution)
     for transition in institution.procedure.transitions_from(case.state):
         try:
-            check_transition(case, transition["key"], actor=actor, institution=institution)
+            check_transition(
+                case, transition["key"], actor=actor, institution=institution, facts=facts
+            )
         except ProcedureRefusal as refusal:
             result.append((transition, str(refusal)))
         else:
@@ -266,8 +337,8 @@ def check_composition(
 ) -> list[tuple[User, CommitteeMember]]:
     """Each user's seat on the committee, if together they may sit for this case.
 
-    Checks that each is a member, the committee's size and role minimums (`quorum` for a
-    step's participants) and its rules, naming the first rule broken.
+    Checks that each is a member, the committee's size (`quorum` for a step's participants)
+    and its rules against every seat the person holds, naming the first rule broken.
     """
     declared = institution.committees[committee_key]
     committee = committee_by_key(case.tenant_id, committee_key)
@@ -284,10 +355,17 @@ def check_composition(
                 person=user.display_name,
                 committee=declared["name"],
             )
-        seat = seats[0]
         for rule in declared["conditions"]:
-            _check_rule(rule, case, seat, user, facts, declared, translate)
-        seated.append((user, seat))
+            if _rule_broken(rule, case, seats, user, facts):
+                raise ProcedureRefusal(
+                    f"rule:{rule['key']}",
+                    N_("%(person)s cannot sit on %(committee)s for this case: %(rule)s"),
+                    translate,
+                    person=user.display_name,
+                    committee=declared["name"],
+                    rule=rule["description"],
+                )
+        seated.append((user, seats[0]))
     if len(seated) < quorum:
         raise ProcedureRefusal(
             "size",
@@ -296,53 +374,22 @@ def check_composition(
             committee=declared["name"],
             count=str(quorum),
         )
+    if declared["max_members"] is not None and len(seated) > declared["max_members"]:
+        raise ProcedureRefusal(
+            "size",
+            N_("%(committee)s has at most %(count)s members."),
+            translate,
+            committee=declared["name"],
+            count=str(declared["max_members"]),
+        )
     return seated
 
 
-def _check_rule(rule, case, seat, user, facts: Facts, declared, translate) -> None:
-    params, kind = rule["params"], rule["kind"]
-    roles = params.get("roles")
-    if roles and seat.role_key not in roles:
-        return
-    broken = False
-    if kind == "exclude_party_site":
-        sites = {facts.sites.get(party) for party in params.get("parties", [])} - {None}
-        broken = seat.site_key is not None and seat.site_key in sites
-    elif kind == "exclude_prior_involvement":
-        broken = (
-            db.session.scalar(
-                select(CaseMember.id)
-                .join(Committee, Committee.id == CaseMember.committee_id)
-                .where(
-                    CaseMember.case_id == case.id,
-                    CaseMember.user_id == user.id,
-                    Committee.key.in_(params.get("committees", [])),
-                )
-                .limit(1)
-            )
-            is not None
-        )
-    elif kind == "party_site_requires_consent":
-        site = facts.sites.get(params["party"])
-        broken = (
-            site is not None and seat.site_key == site and params["consent"] not in facts.consents
-        )
-    if broken:
-        raise ProcedureRefusal(
-            f"rule:{rule['key']}",
-            N_("%(person)s cannot sit on %(committee)s for this case: %(rule)s"),
-            translate,
-            person=user.display_name,
-            committee=declared["name"],
-            rule=rule["description"],
-        )
-
-
-def _seat(case, committee_key, seated, *, capacity, transition_key) -> None:
+def _seat(case, committee_key, seated, *, capacity, transition_key, now) -> None:
     committee = committee_by_key(case.tenant_id, committee_key)
     if capacity == "composed":
         for member in _composed(case, committee):
-            member.released_at = utcnow()
+            member.released_at = now
     for user, seat in seated:
         db.session.add(
             CaseMember(
@@ -353,6 +400,7 @@ def _seat(case, committee_key, seated, *, capacity, transition_key) -> None:
                 role_key=seat.role_key,
                 capacity=capacity,
                 transition_key=transition_key,
+                added_at=now,
             )
         )
 
@@ -471,6 +519,8 @@ def open_case(report: Report, *, institution: Institution, host, now: datetime |
         elif field["type"] == "site" and report.site_key is None:
             report.site_key = answers.get(field["key"])
     sites["report"] = report.site_key
+    for site in sites.values():
+        _check_site(site, institution)
     consents = consents_in_answers(institution.form, answers)
     route = _route(_report_view(report, sites, consents), institution, host)
     committee = committee_by_key(report.tenant_id, route["committee"])
@@ -516,6 +566,24 @@ def open_case(report: Report, *, institution: Institution, host, now: datetime |
     return case
 
 
+def _check_site(site: str | None, institution: Institution) -> None:
+    if site is not None and site not in institution.site_attributes:
+        raise ProcedureRefusal("unknown_site", N_("This place is not one of the institution's."))
+
+
+def set_party_site(case: Case, party: str, site: str | None, *, actor, institution) -> None:
+    """Record where a party belongs (their campus, their house), by staff handling the case."""
+    if party not in PARTY_NAMES:
+        raise ValueError(f"unknown party {party!r}")
+    _check_site(site, institution)
+    if not may_handle(actor, case, institution):
+        raise ProcedureRefusal("role", N_("You do not handle this case."))
+    case.facts = {**case.facts, "sites": {**case.facts.get("sites", {}), party: site}}
+    _event(case, "site", party, actor, details={"site": site})
+    db.session.flush()
+    _audit(case, actor, "case.party_site", {"party": party, "site": site})
+
+
 def take_transition(
     case: Case,
     key: str,
@@ -529,7 +597,8 @@ def take_transition(
 ) -> Case:
     """Take the step `key` on `case` as `actor` (a User, or REPORTER), or refuse."""
     now = now or utcnow()
-    transition = check_transition(case, key, actor=actor, institution=institution)
+    facts = facts_of(case, institution)
+    transition = check_transition(case, key, actor=actor, institution=institution, facts=facts)
     translate = plugin_translator(institution)
     chosen = _check_measures(transition, measures, institution, translate)
     present = composed = []
@@ -549,15 +618,12 @@ def take_transition(
     from_state = case.state
     to_state = transition["to"] or from_state
     if present:
-        _seat(
-            case,
-            transition["participants"]["committee"],
-            present,
-            capacity="present",
-            transition_key=key,
-        )
+        committee = transition["participants"]["committee"]
+        _seat(case, committee, present, capacity="present", transition_key=key, now=now)
     if composed:
-        _seat(case, transition["compose"], composed, capacity="composed", transition_key=key)
+        _seat(
+            case, transition["compose"], composed, capacity="composed", transition_key=key, now=now
+        )
     if transition["assign"]:
         _assign(case, transition["assign"], institution)
     for measure in chosen:
@@ -572,11 +638,11 @@ def take_transition(
                 decided_at=now,
             )
         )
-    facts = facts_of(case, institution)
+    revealed = False
     for effect in transition["effects"]:
-        revealed = effect["kind"] == "reveal_identity" and not holds_any(effect["unless"], facts)
-        if revealed and case.identity_revealed_at is None:
-            case.identity_revealed_at = now
+        reveal = effect["kind"] == "reveal_identity" and not holds_any(effect["unless"], facts)
+        if reveal and case.identity_revealed_at is None:
+            case.identity_revealed_at, revealed = now, True
     for inform in transition["informs"]:
         db.session.add(
             CaseNotice(
@@ -588,8 +654,9 @@ def take_transition(
                 created_at=now,
             )
         )
+    closes = to_state != from_state and institution.procedure.is_final(to_state)
     case.state = to_state
-    if institution.procedure.is_final(to_state):
+    if closes:
         case.closed_at = now
     _event(
         case,
@@ -598,12 +665,12 @@ def take_transition(
         actor,
         from_state=from_state,
         to_state=to_state,
-        details=_transition_details(present, composed, chosen, case),
+        details=_transition_details(present, composed, chosen, revealed),
     )
     db.session.flush()
     events = {key} | ({to_state} if to_state != from_state else set())
     _run_deadlines(case, institution, events=events, now=now)
-    if institution.procedure.is_final(to_state):
+    if closes:
         for deadline in open_deadlines(case):
             deadline.cancelled_at = now
     _audit(case, actor, "case.transition", {"transition": key, "from": from_state, "to": to_state})
@@ -615,7 +682,7 @@ def holds_any(condition: dict | None, facts: Facts) -> bool:
     return bool(condition) and holds(condition, facts)
 
 
-def _transition_details(present, composed, chosen, case) -> dict:
+def _transition_details(present, composed, chosen, revealed: bool) -> dict:
     details = {}
     if present:
         details["present"] = [u.public_id for u, _ in present]
@@ -623,13 +690,15 @@ def _transition_details(present, composed, chosen, case) -> dict:
         details["composed"] = [u.public_id for u, _ in composed]
     if chosen:
         details["measures"] = [m["key"] for m in chosen]
-    if case.identity_revealed_at is not None:
+    if revealed:
         details["identity_revealed"] = True
     return details
 
 
 def _check_measures(transition, keys, institution, translate) -> list[dict]:
-    if not transition["measures"]:
+    """The measures chosen at this step; each must be of a kind, or be a measure, it lists."""
+    allowed = set(transition["measures"])
+    if not allowed:
         if keys:
             raise ProcedureRefusal(
                 "measures",
@@ -641,7 +710,7 @@ def _check_measures(transition, keys, institution, translate) -> list[dict]:
     chosen = []
     for key in dict.fromkeys(keys):
         measure = institution.measures.get(key)
-        if measure is None or measure["kind"] not in transition["measures"]:
+        if measure is None or not {measure["kind"], measure["key"]} & allowed:
             raise ProcedureRefusal(
                 "measures",
                 N_("This measure cannot be decided at the step “%(step)s”."),
@@ -690,6 +759,10 @@ def record_consent(
     now = now or utcnow()
     if key not in institution.procedure.consents:
         raise ProcedureRefusal("unknown_consent", N_("This consent is not part of the procedure."))
+    if actor != REPORTER and not may_handle(actor, case, institution):
+        raise ProcedureRefusal(
+            "role", N_("Only the person reporting, or staff handling the case, record consents.")
+        )
     consent = db.session.scalar(
         select(CaseConsent).where(CaseConsent.case_id == case.id, CaseConsent.key == key)
     )
@@ -729,10 +802,11 @@ def set_flag(case: Case, key: str, value: bool, *, actor, institution: Instituti
     """Record (or clear) one of the procedure's flags on the case, by staff who serve it."""
     if key not in institution.procedure.flags:
         raise ProcedureRefusal("unknown_flag", N_("This is not one of the procedure's flags."))
-    set_by = institution.procedure.flags[key]["set_by"]
+    flag = institution.procedure.flags[key]
+    who = flag["set_by"] if value else (flag["cleared_by"] or flag["set_by"])
     allowed = (
-        any(may_act_as(actor, role, case, institution) for role in set_by)
-        if set_by
+        any(may_act_as(actor, role, case, institution) for role in who)
+        if who
         else may_handle(actor, case, institution)
     )
     if not allowed:
@@ -751,17 +825,18 @@ def may_handle(user: User, case: Case, institution: Institution) -> bool:
     roles = roles_of(case.tenant_id, user)
     if Role.ADMIN in roles or Role.DECISION_MAKER in roles:
         return True
-    committee = db.session.get(Committee, case.committee_id) if case.committee_id else None
-    if committee is None:
+    if case.committee_id is None:
         return Role.LISTENER in roles
-    return any(serves_case(case, committee, seat, institution) for seat in _seats(user, committee))
+    return may_act_as(user, HANDLING_COMMITTEE, case, institution)
 
 
-def mark_notice_done(notice: CaseNotice, *, actor) -> None:
-    """Record that the party was told."""
+def mark_notice_done(notice: CaseNotice, *, actor, institution: Institution) -> None:
+    """Record that the party was told, by staff handling the case."""
+    case = db.session.get(Case, notice.case_id)
+    if not may_handle(actor, case, institution):
+        raise ProcedureRefusal("role", N_("You do not handle this case."))
     if notice.done_at is None:
         notice.done_at, notice.done_by_user_id = utcnow(), actor.id
-        case = db.session.get(Case, notice.case_id)
         _event(case, "notice", notice.party, actor, details={"transition": notice.transition_key})
         _audit(case, actor, "case.notice_done", {"party": notice.party})
 

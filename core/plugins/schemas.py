@@ -235,7 +235,15 @@ class RouteSchema(Schema):
 
 
 # Who a transition's ``roles`` may name besides the tenant's committee keys.
-CORE_ACTORS = ("listener", "committee_member", "decision_maker", "admin", "reporter")
+CORE_ACTORS = (
+    "listener",
+    "committee_member",
+    "decision_maker",
+    "admin",
+    "reporter",
+    # the members serving the committee the case is assigned to now
+    "handling_committee",
+)
 # Who ``informs`` may name besides committee keys and the procedure's own ``parties``.
 CORE_PARTIES = ("reporter", "victim", "implicated")
 # Which measures a transition lets its actor record (see ``sanction_ladder``).
@@ -311,10 +319,13 @@ class TransitionSchema(Schema):
     when = fields.Nested(ConditionSchema, load_default=dict)
     requires_consent = fields.List(ConsentRequirementField(), load_default=list)
     requires_flags = fields.List(fields.String(validate=KEY), load_default=list)
+    # parties whose site must be known first (the house of the person implicated)
+    requires_sites = fields.List(fields.String(validate=validate.OneOf(PARTIES)), load_default=list)
     participants = fields.Nested(ParticipantsSchema, load_default=None, allow_none=True)
     assign = fields.String(load_default=None, allow_none=True, validate=KEY)
     compose = fields.String(load_default=None, allow_none=True, validate=KEY)
-    measures = fields.List(fields.String(validate=validate.OneOf(MEASURE_KINDS)), load_default=list)
+    # measure kinds (see MEASURE_KINDS) or keys of particular measures of the ladder
+    measures = fields.List(fields.String(validate=KEY), load_default=list)
     effects = fields.List(fields.Nested(EffectSchema), load_default=list)
     informs = fields.List(InformField(), load_default=list)
     description = fields.String(load_default="")
@@ -366,6 +377,8 @@ class KeyedTextSchema(Schema):
 class FlagSchema(KeyedTextSchema):
     # who may record it (core roles or committee keys); empty: those handling the case now
     set_by = fields.List(fields.String(validate=KEY), load_default=list)
+    # who may clear it once recorded; empty: the same people as set_by
+    cleared_by = fields.List(fields.String(validate=KEY), load_default=list)
 
 
 class ObligationSchema(Schema):

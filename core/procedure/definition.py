@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from core.plugins.host import PluginError, PluginHost, TenantInfo
-from core.plugins.schemas import ANY_STATE, CORE_ACTORS, CORE_PARTIES
+from core.plugins.schemas import ANY_STATE, CORE_ACTORS, CORE_PARTIES, MEASURE_KINDS
 from core.procedure.calendar import WorkingCalendar
 
 
@@ -119,11 +119,16 @@ class Institution:
             check(what, [i["party"] for i in t["informs"]], known_parties, "party")
             named = [t["assign"], t["compose"], (t["participants"] or {}).get("committee")]
             check(what, [c for c in named if c], committees, "committee")
-            for kind in t["measures"]:
-                if not any(m["kind"] == kind for m in self.measures.values()):
-                    problems.append(f"{what} lets choose {kind} measures; the ladder has none")
+            for entry in t["measures"]:
+                if entry in self.measures:
+                    continue
+                if entry not in MEASURE_KINDS:
+                    problems.append(f"{what} names unknown measure or measure kind {entry!r}")
+                elif not any(m["kind"] == entry for m in self.measures.values()):
+                    problems.append(f"{what} lets choose {entry} measures; the ladder has none")
         for flag in procedure.data["flags"]:
-            check(f"flag {flag['key']!r}", flag["set_by"], known_actors, "role or committee")
+            who = flag["set_by"] + flag["cleared_by"]
+            check(f"flag {flag['key']!r}", who, known_actors, "role or committee")
         for key, committee in committees.items():
             check(f"committee {key!r}", committee["seats_per_site"], sites, "site")
             for rule in committee["conditions"]:

@@ -1,5 +1,5 @@
-"""CIUP's procedure and routing: alerts go to the listening unit, the director of the
-victim's house only with the victim's agreement."""
+"""CIUP's procedure and routing: alerts go to the listening unit (the director of the
+victim's house taking part only with the victim's agreement)."""
 
 from core.plugins import PluginData, hookimpl
 
@@ -17,13 +17,12 @@ def procedure(tenant):
 
 @hookimpl
 def route_report(tenant, report):
-    victim_house = report["sites"].get("victim")
-    if victim_house is None:
-        return {"committee": "listening_unit", "reason": _reason("listening_unit")}
-    if "house_director_involvement" in report["consents"]:
-        return {"committee": "listening_unit", "reason": _reason("with_house_director")}
-    return {
-        "committee": "listening_unit",
-        "exclude_sites": [victim_house],
-        "reason": _reason("without_house_director"),
-    }
+    # The listening unit's own rule keeps the director of the victim's house out until the
+    # victim agrees (committees.yaml, victim_house_director_needs_consent); the reason says so.
+    if report["sites"].get("victim") is None:
+        reason = "listening_unit"
+    elif "house_director_involvement" in report["consents"]:
+        reason = "with_house_director"
+    else:
+        reason = "without_house_director"
+    return {"committee": "listening_unit", "reason": _reason(reason)}

@@ -2,6 +2,8 @@
 
 import pytest
 
+from core.cases.operations import ProcedureRefusal
+
 AFFILIATED = "fondation_deutsch_de_la_meurthe"
 NON_AFFILIATED = "maison_heinrich_heine"
 OTHER_HOUSE = "fondation_suisse"
@@ -26,8 +28,10 @@ def ciup(make_tenant, make_member, case_runner):
         "pool_accused_house": member("investigation_team", "house_director", NON_AFFILIATED),
         "pool_director": member("investigation_team", "house_director", NEUTRAL_HOUSE),
         "equalities": member("investigation_team", "equalities_officer"),
+        "extra_equalities": member("investigation_team", "equalities_officer"),
         "expert": member("investigation_team", "specialist"),
         "delegate": member("general_delegation", "general_delegate"),
+        "board_president": member("appeal_authority", "board_president"),
         "accused_house_director": member("house_direction", "house_director", NON_AFFILIATED),
         "another_house_director": member("house_direction", "house_director", OTHER_HOUSE),
     }
@@ -68,7 +72,7 @@ def good_team(people):
 def test_the_victims_house_director_is_left_out_without_the_victims_agreement(ciup):
     runner, people = ciup
     case = runner.submit(answers=answers())
-    assert case.routing["exclude_sites"] == [AFFILIATED]
+    assert "kept out" in case.routing["reason"]
     refusal = runner.refusal(
         case,
         "hold_exploratory_interview",
@@ -85,8 +89,13 @@ def test_the_victims_house_director_is_left_out_without_the_victims_agreement(ci
     )
     assert refusal.rule == "rule:victim_house_director_needs_consent"
 
+    # the director cannot give that agreement in the victim's place
+    with pytest.raises(ProcedureRefusal) as refused:
+        runner.consent(case, "house_director_involvement", actor=people["victim_house_director"])
+    assert refused.value.rule == "role"
+
     runner.consent(case, "house_director_involvement")
-    assert runner.refresh(case).routing["exclude_sites"] == []
+    assert "agreed" in runner.refresh(case).routing["reason"]
     runner.take(
         case,
         "hold_exploratory_interview",
@@ -99,7 +108,6 @@ def test_the_victims_house_director_is_left_out_without_the_victims_agreement(ci
 def test_agreement_given_on_the_form_routes_to_the_victims_house_director(ciup):
     runner, people = ciup
     case = runner.submit(answers=answers(house_director_involvement=True))
-    assert case.routing["exclude_sites"] == []
     runner.take(
         case,
         "hold_exploratory_interview",
@@ -147,10 +155,16 @@ def test_investigation_with_conflicts_refused_then_decided_and_appealed(ciup):
         refusal = runner.refusal(case, "open_investigation", people["listener_2"], members=team)
         assert refusal.rule == rule
         assert people[who].display_name in str(refusal)
-    missing_role = [people["pool_director"], people["equalities"], people["delegate"]]
+    outsider = [people["pool_director"], people["equalities"], people["delegate"]]
     assert (
-        runner.refusal(case, "open_investigation", people["listener_2"], members=missing_role).rule
+        runner.refusal(case, "open_investigation", people["listener_2"], members=outsider).rule
         == "not_a_member"
+    )
+    # three people, but no specialist among them
+    no_specialist = [people["pool_director"], people["equalities"], people["extra_equalities"]]
+    assert (
+        runner.refusal(case, "open_investigation", people["listener_2"], members=no_specialist).rule
+        == "role_minimum:specialist"
     )
 
     runner.take(case, "open_investigation", people["listener_2"], members=good_team(people))
@@ -172,26 +186,27 @@ def test_investigation_with_conflicts_refused_then_decided_and_appealed(ciup):
     assert wrong_path.rule == "not_for_this_case"
     runner.take(case, "submit_report_to_house_director", people["expert"])
     assert case.state == "decision"
-    assert (
-        runner.refusal(
-            case, "decide_non_affiliated", people["another_house_director"], measures=["warning"]
-        ).rule
-        == "role"
-    )
+    told = {
+        party for step, party in runner.notices(case) if step == "submit_report_to_house_director"
+    }
+    assert told == {"house_direction", "general_delegation"}
+    for outsider in ("another_house_director", "delegate"):
+        refusal = runner.refusal(case, "decide", people[outsider], measures=["warning"])
+        assert refusal.rule == "role"
     assert (
         runner.refusal(
             case,
-            "decide_non_affiliated",
+            "decide",
             people["accused_house_director"],
             measures=["change_of_house_offered_to_victim"],
         ).rule
         == "measures"
     )
-    runner.take(
-        case, "decide_non_affiliated", people["accused_house_director"], measures=["warning"]
-    )
+    runner.take(case, "decide", people["accused_house_director"], measures=["warning"])
+    # the appeal goes to the president of the board, not back to the decision maker
     runner.take(case, "lodge_appeal", people["accused_house_director"])
-    runner.take(case, "decide_appeal", people["accused_house_director"])
+    assert runner.refusal(case, "decide_appeal", people["accused_house_director"]).rule == "role"
+    runner.take(case, "decide_appeal", people["board_president"])
     assert case.state == "closed"
     assert runner.measures(case) == ["warning"]
 
@@ -206,12 +221,10 @@ def test_affiliated_house_goes_to_the_general_delegate(ciup):
     runner.take(case, "open_investigation", people["listener_2"], members=good_team(people))
     runner.take(case, "submit_report_to_general_delegate", people["expert"])
     assert (
-        runner.refusal(
-            case, "decide_non_affiliated", people["accused_house_director"], measures=["warning"]
-        ).rule
-        == "not_for_this_case"
+        runner.refusal(case, "decide", people["accused_house_director"], measures=["warning"]).rule
+        == "role"
     )
-    runner.take(case, "decide_affiliated", people["delegate"], measures=["exclusion"])
+    runner.take(case, "decide", people["delegate"], measures=["exclusion"])
     assert runner.measures(case) == ["exclusion"]
 
 
@@ -254,7 +267,6 @@ def test_direct_intervention_keeps_the_victim_anonymous(ciup):
     )
     runner.take(case, "direct_intervention", people["listener"])
     assert case.state == "closed"
-    assert case.identity_revealed_at is None
     assert ("direct_intervention", "implicated") in runner.notices(case)
 
 
@@ -284,3 +296,80 @@ def test_protective_measures_are_not_sanctions(ciup):
         ).rule
         == "measures"
     )
+
+
+def test_withdrawing_the_agreement_keeps_the_victims_house_director_out_again(ciup):
+    runner, people = ciup
+    case = runner.submit(answers=answers(house_director_involvement=True))
+    runner.consent(case, "house_director_involvement", given=False)
+    assert (
+        runner.refusal(
+            case,
+            "hold_exploratory_interview",
+            people["victim_house_director"],
+            participants=[people["listener"]],
+        ).rule
+        == "role"
+    )
+    # and a director kept out of the listening unit cannot act on the case elsewhere either
+    assert (
+        runner.refusal(
+            case,
+            "record_protective_measure",
+            people["victim_house_director"],
+            measures=["change_of_house_offered_to_victim"],
+        ).rule
+        == "role"
+    )
+
+
+def test_a_witness_needs_the_victims_own_consent_for_an_investigation(ciup):
+    runner, people = ciup
+    case = heard_and_validated(runner, people, relation="witness", answers=answers())
+    runner.flag(case, "serious_facts", people["listener"])
+    refusal = runner.refusal(
+        case, "open_investigation", people["listener"], members=good_team(people)
+    )
+    assert refusal.rule == "consent:victim_consent"
+    runner.consent(case, "victim_consent", actor=people["listener"])
+    runner.take(case, "open_investigation", people["listener"], members=good_team(people))
+
+
+def test_an_investigation_needs_the_house_of_the_person_implicated(ciup):
+    from core.cases.operations import set_party_site
+    from core.extensions import db
+    from core.tenancy.scoping import tenant_scope
+
+    runner, people = ciup
+    case = heard_and_validated(runner, people, answers=answers(accused_house=None))
+    runner.flag(case, "serious_facts", people["listener"])
+    refusal = runner.refusal(
+        case, "open_investigation", people["listener"], members=good_team(people)
+    )
+    assert refusal.rule == "site:implicated"
+    with tenant_scope(runner.tenant):
+        with pytest.raises(ProcedureRefusal):
+            set_party_site(
+                case,
+                "implicated",
+                "atlantis",
+                actor=people["listener"],
+                institution=runner.institution,
+            )
+        set_party_site(
+            case,
+            "implicated",
+            NON_AFFILIATED,
+            actor=people["listener"],
+            institution=runner.institution,
+        )
+        db.session.commit()
+    runner.take(case, "open_investigation", people["listener"], members=good_team(people))
+    runner.take(case, "submit_report_to_house_director", people["expert"])
+
+
+def test_a_report_naming_an_unknown_house_is_refused(ciup):
+    runner, _ = ciup
+    with pytest.raises(ProcedureRefusal) as refused:
+        runner.submit(answers=answers(accused_house="atlantis"))
+    assert refused.value.rule == "unknown_site"

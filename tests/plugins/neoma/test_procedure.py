@@ -126,7 +126,17 @@ def test_investigation_branch_to_the_disciplinary_board(neoma):
     runner.take(case, "submit_recommendations", people["secretary"])
     assert runner.deadlines(case)["recommendations"].met_at is not None
     assert case.state == "decision"
-    board = measure_of_kind(runner, "referral")
+    # the board, not the prosecutor: that referral needs General Management's agreement
+    assert (
+        runner.refusal(
+            case,
+            "refer_to_disciplinary_board",
+            people["management"],
+            measures=["public_prosecutor"],
+        ).rule
+        == "measures"
+    )
+    board = "disciplinary_board"
     runner.take(case, "refer_to_disciplinary_board", people["management"], measures=[board])
     assert case.state == "referred_to_disciplinary_board"
     assert case.closed_at is not None
@@ -155,8 +165,11 @@ def test_awareness_raising_closes_the_case(neoma):
     runner, people = neoma
     case = registered_case(runner, people)
     runner.take(case, "refer_to_pre_analysis", people["rouen"][0])
-    runner.take(case, "raise_awareness", people["student_life"])
+    runner.take(case, "raise_awareness", people["student_life"], measures=["awareness_raising"])
     assert case.state == "closed"
+    told = {party for step, party in runner.notices(case) if step == "raise_awareness"}
+    assert {"angela_unit", "programme_director", "campus_direction", "reporter"} <= told
+    assert runner.measures(case) == ["awareness_raising"]
 
 
 def test_a_witness_report_needs_the_victims_agreement_for_pre_analysis(neoma):
@@ -190,7 +203,9 @@ def test_reporting_to_the_prosecutor_needs_general_managements_agreement(neoma):
     refusal = runner.refusal(case, "report_to_public_prosecutor", people["secretary"])
     assert refusal.rule == "flag:general_management_agreed_to_prosecutor_report"
     runner.flag(case, "general_management_agreed_to_prosecutor_report", people["management"])
-    runner.take(case, "report_to_public_prosecutor", people["secretary"])
+    runner.take(
+        case, "report_to_public_prosecutor", people["secretary"], measures=["public_prosecutor"]
+    )
     assert ("report_to_public_prosecutor", "public_prosecutor") in runner.notices(case)
 
 
@@ -216,3 +231,34 @@ def test_neoma_takes_reports_only_with_the_reporters_name(neoma):
     with pytest.raises(ProcedureRefusal) as refused:
         runner.submit(anonymous=True, answers={"campus": "rouen"})
     assert refused.value.rule == "anonymous_reports"
+
+
+def test_support_after_closure_leaves_the_closing_date_alone(neoma):
+    runner, people = neoma
+    case = registered_case(runner, people)
+    runner.take(case, "refer_to_pre_analysis", people["rouen"][0])
+    closing = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    runner.take(
+        case, "raise_awareness", people["student_life"], measures=["awareness_raising"], now=closing
+    )
+    support = next(k for k, m in runner.institution.measures.items() if m["kind"] == "support")
+    runner.take(
+        case,
+        "offer_support_plan",
+        people["rouen"][0],
+        measures=[support],
+        now=closing + timedelta(days=30),
+    )
+    assert case.closed_at == closing
+    assert case.state == "closed"
+
+
+def test_only_staff_handling_the_case_record_consent_for_the_victim(neoma):
+    runner, people = neoma
+    case = registered_case(runner, people, relation="witness")
+    with pytest.raises(ProcedureRefusal) as refused:
+        runner.consent(case, "victim_agreement", actor=people["reims"][0])
+    assert refused.value.rule == "role"
+    assert runner.refusal(case, "refer_to_pre_analysis", people["rouen"][0]).rule == (
+        "consent:victim_agreement"
+    )

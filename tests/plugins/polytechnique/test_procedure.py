@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.cases.operations import ProcedureRefusal
+
 
 @pytest.fixture
 def polytechnique(make_tenant, make_member, case_runner):
@@ -36,22 +38,33 @@ def test_management_opens_an_inquiry_only_with_the_reporters_consent(polytechniq
     runner, people = polytechnique
     case = runner.submit(relation="victim", anonymous=False)
     runner.take(case, "reply_to_reporter", people["unit"])
-    refusal = runner.refusal(case, "open_inquiry", people["management"])
+    refusal = runner.refusal(
+        case, "open_inquiry", people["management"], measures=["administrative_inquiry"]
+    )
     assert refusal.rule == "consent:administrative_action"
     # The unit handles the case but does not decide on an inquiry.
     runner.consent(case, "administrative_action")
-    assert runner.refusal(case, "open_inquiry", people["unit"]).rule == "role"
-    runner.take(case, "open_inquiry", people["management"])
+    assert (
+        runner.refusal(
+            case, "open_inquiry", people["unit"], measures=["administrative_inquiry"]
+        ).rule
+        == "role"
+    )
+    runner.take(case, "open_inquiry", people["management"], measures=["administrative_inquiry"])
     precaution = kind(runner, "precautionary")
     runner.take(case, "record_precautionary_measure", people["management"], measures=[precaution])
     runner.take(
         case,
         "start_disciplinary_proceedings",
         people["management"],
-        measures=[kind(runner, "referral")],
+        measures=["disciplinary_proceedings"],
     )
     assert case.state == "disciplinary_proceedings"
-    assert runner.measures(case)[0] == precaution
+    assert runner.measures(case) == [
+        "administrative_inquiry",
+        precaution,
+        "disciplinary_proceedings",
+    ]
 
 
 def test_support_referral_only_if_the_reporter_wishes(polytechnique):
@@ -81,7 +94,9 @@ def test_article_40_the_prosecutor_must_be_informed_of_a_crime(polytechnique, an
     refusal = runner.refusal(case, "close", people["unit"])
     assert refusal.rule == "obligation:article_40"
     assert "article 40" in str(refusal)
-    runner.take(case, "inform_public_prosecutor", people["management"])
+    runner.take(
+        case, "inform_public_prosecutor", people["management"], measures=["report_to_prosecutor"]
+    )
     assert ("inform_public_prosecutor", "public_prosecutor") in runner.notices(case)
     runner.take(case, "close", people["unit"])
     assert case.state == "closed"
@@ -94,3 +109,17 @@ def test_without_a_crime_the_case_closes_freely(polytechnique):
     assert runner.available(case, people["unit"])["close"] == ""
     runner.take(case, "close", people["unit"])
     assert case.closed_at is not None
+
+
+def test_a_crime_on_record_is_withdrawn_only_by_the_management(polytechnique):
+    runner, people = polytechnique
+    case = runner.submit()
+    runner.take(case, "reply_to_reporter", people["unit"])
+    runner.flag(case, "crime_indicated", people["unit"])
+    # the unit cannot clear the flag to close without informing the prosecutor
+    with pytest.raises(ProcedureRefusal) as refused:
+        runner.flag(case, "crime_indicated", people["unit"], value=False)
+    assert refused.value.rule == "role"
+    assert runner.refusal(case, "close", people["unit"]).rule == "obligation:article_40"
+    runner.flag(case, "crime_indicated", people["management"], value=False)
+    runner.take(case, "close", people["unit"])
