@@ -117,8 +117,9 @@ def committees(tenant):
     ``support``, ``other``. ``per_site``: members serve one site each; a case is served by
     the members of the report's site, or of the site of the party named by ``site_of``
     (``victim`` or ``implicated``); ``seats_per_site`` says how many members each site
-    needs. ``conditions`` are composition rules the core enforces when members sit for a
-    case (composed at a step, or present at one), refusing with the rule's description:
+    needs. ``conditions`` are rules the core enforces whenever a member would act on a case
+    and when members sit for it (composed at a step, or present at one), refusing with the
+    rule's description:
 
     * ``exclude_party_site`` (``parties``, optional ``roles``): members serving one of these
       parties' sites may not sit (a director of the victim's or the accused's house);
@@ -199,19 +200,22 @@ def procedure(tenant):
     * ``from`` lists states (``"*"``: any state that is not final); ``to`` is the state
       reached, or None for an action that leaves the case where it is (a hearing).
     * ``roles`` name who may take it: core roles (``listener``, ``committee_member``,
-      ``decision_maker``, ``admin``), ``reporter`` (from the reporter's space), or
-      committee keys (members serving the case: see ``committees``).
+      ``decision_maker``, ``admin``), ``reporter`` (from the reporter's space), committee
+      keys (members serving the case: see ``committees``), or ``handling_committee`` (the
+      members serving whichever committee the case is assigned to now).
     * ``when`` is a condition on the case: the transition exists only for cases it holds
       for. A condition may test ``relation``, ``anonymous``, ``flags``, ``not_flags``,
       ``consents`` and ``site_attribute`` (``{"party", "attribute", "equals"}``).
     * ``requires_consent`` lists consent keys, or ``{"consent", "when"}`` for a consent
       needed only for some cases (a witness's report needs the victim's agreement);
-      ``requires_flags`` lists flags staff must have recorded first.
+      ``requires_flags`` lists flags staff must have recorded first; ``requires_sites``
+      parties whose site must be known (staff can record it on the case).
     * ``participants`` (``{"committee", "min"}``): the step is held by at least ``min``
       members of that committee, the actor included; ``compose`` names a committee whose
       members are chosen for the case at this step (its sizes and rules are checked);
       ``assign`` hands the case to a committee.
-    * ``measures`` lists the kinds of measure (see ``sanction_ladder``) chosen at the step.
+    * ``measures`` lists the kinds of measure (see ``sanction_ladder``), or particular
+      measure keys, that may be chosen at the step; at least one is then required.
     * ``effects``: ``reveal_identity`` shows a named reporter's identity to staff from then
       on, ``unless`` a condition holds.
     * ``informs`` lists who must be told, as party keys or ``{"party", "message"}``:
@@ -224,7 +228,9 @@ def procedure(tenant):
     exactly one of ``working_days`` (on the institution's calendar), ``calendar_days`` or
     ``hours``; ``indicative`` marks a guideline rather than a rule. An ``obligation`` is a
     step that becomes mandatory when its condition holds: the case cannot reach a final
-    state before it is taken. Every reference is checked when the data is validated.
+    state before it is taken. ``flags`` say who may record them (``set_by``) and clear them
+    (``cleared_by``); by default, those handling the case. Every reference is checked when
+    the data is validated.
     First plugin to answer wins (``firstresult``).
     """
 
