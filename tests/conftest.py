@@ -9,11 +9,15 @@ security; migrations run as the owner, as in production.
 import base64
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask_migrate import upgrade
 
 from core import create_app
@@ -176,3 +180,61 @@ def redis_url():
     connection.flushdb()
     yield REDIS_URL
     connection.flushdb()
+
+
+def compile_catalogues(folder: Path) -> None:
+    """Compile every .po catalogue under `folder` to the .mo beside it (`pybabel compile`)."""
+    for po in folder.rglob("*.po"):
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        with po.with_suffix(".mo").open("wb") as compiled:
+            write_mo(compiled, catalog)
+
+
+def pip_install(source: Path, workdir: Path) -> Path:
+    """Install the distribution at `source` with pip into a folder of its own; return it.
+
+    Its catalogues are compiled first, as an author does before publishing: .mo files are
+    not kept in the repository.
+    """
+    # pip builds in the source tree and leaves build/ and *.egg-info behind: build a copy.
+    copy_of_source = workdir / "source"
+    shutil.copytree(
+        source,
+        copy_of_source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.mo"),
+    )
+    compile_catalogues(copy_of_source)
+    target = workdir / "site-packages"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(copy_of_source),
+        ],
+        check=True,
+    )
+    return target
+
+
+@pytest.fixture(scope="session")
+def pip_installed(tmp_path_factory):
+    """`pip_installed(source)`: the distribution at `source`, installed with pip into a
+    temporary folder once per session; returns the folder to put on `sys.path`."""
+    folders: dict[Path, Path] = {}
+
+    def install(source: Path) -> Path:
+        if source not in folders:
+            folders[source] = pip_install(source, tmp_path_factory.mktemp(source.name))
+        return folders[source]
+
+    return install

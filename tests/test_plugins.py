@@ -9,9 +9,6 @@ import copy
 import inspect
 import logging
 import re
-import shutil
-import subprocess
-import sys
 import types
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -323,44 +320,14 @@ def plugin_events(tenant) -> list[tuple[str, str, str]]:
         return [(event.action, event.target_type, event.target_id) for event in events]
 
 
-def pip_install(source: Path, workdir: Path) -> Path:
-    """Install the distribution at `source` with pip into a folder of its own; return it."""
-    # pip builds in the source tree and leaves build/ and *.egg-info behind: build a copy.
-    copy_of_source = workdir / "source"
-    shutil.copytree(
-        source,
-        copy_of_source,
-        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
-    )
-    target = workdir / "site-packages"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(copy_of_source),
-        ],
-        check=True,
-    )
-    return target
+@pytest.fixture(scope="session")
+def example_distribution(pip_installed) -> Path:
+    return pip_installed(FIXTURES / "cellule_example_plugin")
 
 
 @pytest.fixture(scope="session")
-def example_distribution(tmp_path_factory) -> Path:
-    return pip_install(FIXTURES / "cellule_example_plugin", tmp_path_factory.mktemp("example"))
-
-
-@pytest.fixture(scope="session")
-def broken_distribution(tmp_path_factory) -> Path:
-    return pip_install(FIXTURES / "cellule_broken_plugin", tmp_path_factory.mktemp("broken"))
+def broken_distribution(pip_installed) -> Path:
+    return pip_installed(FIXTURES / "cellule_broken_plugin")
 
 
 @pytest.fixture

@@ -315,9 +315,12 @@ def check_transition(
 
 
 def available_transitions(case: Case, actor, institution: Institution) -> list[tuple[dict, str]]:
-    """Every step leaving the case's stage, with why `actor` may not take it ("" if they may)."""
+    """Every step leaving the case's stage that applies to this case, with why `actor` may not
+    take it ("" if they may)."""
     result, facts = [], facts_of(case, institution)
     for transition in institution.procedure.transitions_from(case.state):
+        if not holds(transition["when"], facts):
+            continue  # a step that does not exist for this case
         try:
             check_transition(
                 case, transition["key"], actor=actor, institution=institution, facts=facts
