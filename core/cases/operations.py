@@ -67,7 +67,7 @@ class ProcedureRefusal(Exception):
         if not has_request_context():
             return self.source_message
         # a parameter is a plugin's text (its catalogue) or one of the core's (the core's)
-        params = {k: self._translate(gettext(v)) for k, v in self.params.items()}
+        params = {k: self._translate(gettext(v)) if v else v for k, v in self.params.items()}
         return gettext(self.template) % params
 
 
@@ -109,9 +109,9 @@ def open_deadlines(case: Case) -> list[Deadline]:
     )
 
 
-def pending_obligations(case: Case, institution: Institution) -> list[dict]:
+def pending_obligations(case: Case, institution: Institution, facts=None) -> list[dict]:
     """Obligations whose condition holds and whose step has not been taken yet."""
-    facts, taken = facts_of(case, institution), taken_transitions(case)
+    facts, taken = facts or facts_of(case, institution), taken_transitions(case)
     return [
         o
         for o in institution.procedure.obligations
@@ -304,7 +304,7 @@ def check_transition(
                 party=PARTY_NAMES[party],
             )
     if transition["to"] and procedure.is_final(transition["to"]):
-        for obligation in pending_obligations(case, institution):
+        for obligation in pending_obligations(case, institution, facts):
             raise ProcedureRefusal(
                 f"obligation:{obligation['key']}",
                 N_("The case cannot be closed before this is done: %(obligation)s."),
