@@ -193,3 +193,13 @@ class EncryptedJSON(EncryptedText):
 
     def _decode(self, raw: bytes):
         return json.loads(raw)
+
+
+class EncryptedBytes(EncryptedText):
+    """Binary data (an evidence file) encrypted like `EncryptedText`."""
+
+    def _encode(self, value) -> bytes:
+        return bytes(value)
+
+    def _decode(self, raw: bytes):
+        return raw

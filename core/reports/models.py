@@ -3,10 +3,10 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.crypto.fields import EncryptedJSON, EncryptedText
+from core.crypto.fields import EncryptedBytes, EncryptedJSON, EncryptedText
 from core.extensions import db
 from core.tenancy.models import TenantOwned, same_tenant_reference
 from core.types import JSONType, UTCDateTime, utcnow
@@ -19,6 +19,8 @@ class Report(TenantOwned, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         same_tenant_reference("case_id", "cases"),
+        # a receipt is found by its (deterministic, per-tenant salted) argon2id hash
+        Index("ix_reports_tenant_id_receipt_hash", "tenant_id", "receipt_hash", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -35,10 +37,15 @@ class Report(TenantOwned, db.Model):
     form_data: Mapped[dict | None] = mapped_column(EncryptedJSON("report.form_data"))
     # argon2id hash of the receipt code; the code itself is never stored.
     receipt_hash: Mapped[str | None] = mapped_column(String(200))
+    # where a named reporter accepts "you have a new message" notices (never any content)
+    notify_email: Mapped[str | None] = mapped_column(EncryptedText("report.notify_email"))
 
     case: Mapped["Case | None"] = relationship(back_populates="reports")  # noqa: F821
     identity: Mapped["ReporterIdentity | None"] = relationship(
         back_populates="report", cascade="all, delete-orphan"
+    )
+    evidence: Mapped[list["Evidence"]] = relationship(
+        back_populates="report", order_by="Evidence.id", cascade="all, delete-orphan"
     )
 
 
@@ -54,3 +61,24 @@ class ReporterIdentity(TenantOwned, db.Model):
     contact: Mapped[dict | None] = mapped_column(EncryptedJSON("reporter.contact"))
 
     report: Mapped[Report] = relationship(back_populates="identity")
+
+
+class Evidence(TenantOwned, db.Model):
+    """A file given with a report (or later), stripped of its metadata and encrypted."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (same_tenant_reference("report_id", "reports", ondelete="CASCADE"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    report_id: Mapped[int] = mapped_column(Integer, index=True)
+    filename: Mapped[str] = mapped_column(EncryptedText("evidence.filename"))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes("evidence.data"))
+    added_by: Mapped[str] = mapped_column(String(20))  # reporter, or staff
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="evidence")
