@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 CATALOGUES := $(shell find core plugins -name '*.po' -path '*/LC_MESSAGES/*')
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test install translations
 
@@ -19,6 +20,13 @@ $(STAMP): pyproject.toml
 
 translations: $(STAMP) $(CATALOGUES:.po=.mo)
 
+# axe-core for the browser tests, pinned by tests/browser/package-lock.json. Without npm they
+# are skipped (and fail with CI=true); npm gives its files an old date, hence the touch.
+$(AXE): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "npm ci (tests/browser)" && cd tests/browser && npm ci --loglevel=error && touch $(CURDIR)/$@; \
+	else echo "npm not found: the browser tests will be skipped (they fail with CI=true)"; fi
+
 %.mo: %.po
 	$(BIN)/pybabel compile --statistics -i $< -o $@
 
@@ -27,7 +35,7 @@ run: install translations
 	$(BIN)/cellule demo
 	CELLULE_TENANT_DIRECTORY=on $(BIN)/cellule run --host 127.0.0.1 --port 5000
 
-test: install translations
+test: install translations $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -14,7 +14,19 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     The instance folder (embedded database, generated secrets) is `instance_path`, else
     CELLULE_INSTANCE_PATH, else `instance/` beside the project.
     """
-    from core import audit, crypto, db_setup, demo, identity, jobs, plugins, tenancy, web
+    from core import (
+        audit,
+        crypto,
+        db_setup,
+        demo,
+        identity,
+        jobs,
+        mail,
+        plugins,
+        portal,
+        tenancy,
+        web,
+    )
     from core.config import fill_instance_secrets, settings_from_env
     from core.crypto.fields import KeyCache
     from core.crypto.keys import MasterKeys
@@ -37,6 +49,6 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     babel.init_app(app, locale_selector=web.select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
-    for module in (plugins, tenancy, identity, audit, crypto, jobs, web, demo):
+    for module in (plugins, tenancy, identity, audit, crypto, jobs, mail, web, portal, demo):
         module.init_app(app)
     return app

@@ -57,6 +57,23 @@ SETTINGS = [
         "When on, the platform's home page lists the tenants' portals (demo use).",
     ),
     ("CELLULE_DEFAULT_LOCALE", "fr", "Locale when neither tenant nor browser decides."),
+    (
+        "CELLULE_PUBLIC_URL",
+        "(none)",
+        "The platform's address, e.g. https://cellule.example.org: links in e-mails to a tenant "
+        "with neither a custom domain nor a sub-domain point to <address>/t/<slug>/.",
+    ),
+    (
+        "MAIL_SERVER",
+        "(none)",
+        "SMTP server for e-mail notifications. When absent, no mail is sent: messages wait in "
+        "the database (a warning says so) until it is set and `cellule mail sweep` runs.",
+    ),
+    ("MAIL_PORT", "25", "Port of the SMTP server."),
+    ("MAIL_USE_TLS", "off", "When on, STARTTLS before sending, with the certificate checked."),
+    ("MAIL_USERNAME", "(none)", "SMTP login, when the server asks for one."),
+    ("MAIL_PASSWORD", "(none)", "SMTP password, with MAIL_USERNAME."),
+    ("MAIL_FROM", "cellule@localhost", "Sender of the notifications, e.g. Cellule <no-reply@…>."),
 ]
 
 
@@ -92,7 +109,24 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
         "CELLULE_TENANT_DIRECTORY": environ.get("CELLULE_TENANT_DIRECTORY", "off").lower()
         in {"1", "on", "true", "yes"},
         "BABEL_DEFAULT_LOCALE": environ.get("CELLULE_DEFAULT_LOCALE", "fr"),
+        "CELLULE_PUBLIC_URL": (environ.get("CELLULE_PUBLIC_URL") or "").rstrip("/") or None,
+        "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _port(environ.get("MAIL_PORT") or "25"),
+        "MAIL_USE_TLS": _flag(environ.get("MAIL_USE_TLS", "off")),
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": environ.get("MAIL_FROM") or "cellule@localhost",
     }
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in {"1", "on", "true", "yes"}
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise RuntimeError(f"MAIL_PORT must be a port number, not {value!r}")
+    return int(value)
 
 
 def fill_instance_secrets(config, instance_path: str) -> None:

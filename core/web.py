@@ -4,7 +4,7 @@ import logging
 import re
 
 from flask import Blueprint, current_app, g, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 
 from core.tenancy.operations import SUPPORTED_LOCALES
 
@@ -42,6 +42,14 @@ def select_locale() -> str:
     return (
         tenant.default_locale if tenant is not None else current_app.config["BABEL_DEFAULT_LOCALE"]
     )
+
+
+@bp.before_app_request
+def _fresh_request_state():
+    # The locale and the CSRF token are cached on `g`, which outlives a request when an app
+    # context was already pushed (tests, CLI): start every request afresh.
+    refresh()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 @bp.after_app_request

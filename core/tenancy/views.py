@@ -1,6 +1,7 @@
 """The tenant's landing page and the platform's home page."""
 
 from flask import Blueprint, Response, abort, current_app, g, render_template
+from flask_babel import get_locale
 from sqlalchemy import select
 
 from core.extensions import db
@@ -33,7 +34,8 @@ def home():
                 select(Tenant).where(Tenant.suspended_at.is_(None)).order_by(Tenant.name)
             ).all()
         return render_template("tenancy/platform_home.html", tenants=tenants)
-    return render_template("tenancy/landing.html", profile=current_profile())
+    profile = plugin_host().call(g.tenant_info, "institution_profile", locale=str(get_locale()))
+    return render_template("tenancy/landing.html", profile=profile)
 
 
 @bp.route("/branding.css")
