@@ -234,10 +234,22 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(app, client, pol
     assert count(poly, Report) == 0
 
 
+def test_uploads_are_capped_and_the_session_cookie_is_strict_by_default(app, client, poly):
+    # Flask's defaults hold both keys already (None): the portal must still set its own.
+    from core.reports.evidence import MAX_FILE_BYTES, MAX_FILES
+
+    assert app.config["MAX_CONTENT_LENGTH"] == MAX_FILES * MAX_FILE_BYTES + 1024 * 1024
+    cookie = client.get("/t/poly/report").headers["Set-Cookie"]
+    assert "SameSite=Strict" in cookie and "HttpOnly" in cookie
+
+
 def test_neoma_asks_for_the_name_and_its_campus(client, neoma):
     page = client.get("/t/neoma/report?lang=en").get_data(as_text=True)
     assert 'name="anonymous"' not in page
     assert "Rouen" in page
+    # the name is required there, and the form says so
+    assert re.search(r'for="full_name">Your name</label> <span class="required">', page)
+    assert 'aria-required="true" id="full_name"' in page
 
 
 def test_no_client_address_is_stored(app, client, poly, owner_engine):
@@ -248,3 +260,21 @@ def test_no_client_address_is_stored(app, client, poly, owner_engine):
         for table in ("reports", "cases", "audit_events", "case_events"):
             for row in connection.execute(sa.text(f"SELECT * FROM {table}")):
                 assert "203.0.113.77" not in str(row)
+
+
+def test_neoma_asks_for_the_name_next_to_the_field(client, neoma):
+    page = client.get("/t/neoma/report?lang=fr")
+    sent = client.post(
+        "/t/neoma/report?lang=fr",
+        data={
+            "csrf_token": token(page.data),
+            "relation": "victim",
+            "narrative": "Il m'a suivie.",
+            "x_campus": "rouen",
+            "x_implicated_person": "Un étudiant",
+        },
+    )
+    assert sent.status_code == 422
+    text = sent.get_data(as_text=True)
+    assert text.count("Veuillez donner votre nom.") == 2  # at the top and next to the field
+    assert count(neoma, Report) == 0

@@ -171,6 +171,9 @@ def report():
         except (ReportError, EvidenceError, ProcedureRefusal) as problem:
             db.session.rollback()
             problems.append(reason(problem))
+            field = getattr(form, getattr(problem, "field", None) or "", None)
+            if field is not None:  # also next to the field it is about
+                field.errors = [*field.errors, reason(problem)]
         else:
             response = render_portal(
                 "portal/receipt.html", receipt=format_receipt(receipt), reference=reference
@@ -439,9 +442,13 @@ def _too_large(error):
 def init_app(app) -> None:
     from core.reports.evidence import MAX_FILE_BYTES
 
-    # Refused from the Content-Length header, before the body is read.
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_FILES * MAX_FILE_BYTES + 1024 * 1024)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Strict")
+    # Flask's own defaults already hold these keys (as None), so `setdefault` would never
+    # apply ours: fill them in unless the configuration chose a value.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        # Refused from the Content-Length header, before the body is read.
+        app.config["MAX_CONTENT_LENGTH"] = MAX_FILES * MAX_FILE_BYTES + 1024 * 1024
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.register_blueprint(bp)
     csrf.exempt(quick_exit)  # leaving must always work, even from a stale page

@@ -115,9 +115,12 @@ def _check(submission: Submission, institution: Institution) -> None:
             "anonymous",
         )
     if not submission.anonymous and not (submission.full_name or "").strip():
-        raise ReportError(
-            "full_name", N_("Please give your name, or report anonymously."), "full_name"
+        message = (
+            N_("Please give your name, or report anonymously.")
+            if profile["anonymous_reports"]
+            else N_("Please give your name.")
         )
+        raise ReportError("full_name", message, "full_name")
     if not submission.narrative.strip():
         raise ReportError("narrative", N_("Please tell us what happened."), "narrative")
     known = {c["key"] for c in profile["categories"]}

@@ -249,22 +249,35 @@ FOCUSED = """() => {
 }"""
 
 
+# Fields Chromium splits into parts (day, month, year...), each its own stop for the Tab key
+# while the focus stays on the one <input>.
+SEGMENTED = ", ".join(
+    f"input[type={kind}]" for kind in ("date", "time", "datetime-local", "month", "week")
+)
+MAX_SEGMENTS = 7
+IN_SEGMENTED = "selector => document.activeElement.matches(selector)"
+
+
 @pytest.fixture
 def assert_keyboard_reaches_all() -> Callable:
     """`assert_keyboard_reaches_all(page)`: from the top of the page, the Tab key alone stops
     on every visible, enabled control (links, buttons, fields; once per group of radio
-    buttons) and on whatever a tabindex puts in the order, then leaves the page or comes back
-    round without getting stuck; returns the outer HTML of each stop, in order."""
+    buttons, once per date or time field however many parts it has) and on whatever a
+    tabindex puts in the order, then leaves the page or comes back round without getting
+    stuck; returns the outer HTML of each stop, in order."""
 
     def check(page) -> list[str]:
         elements = page.evaluate(FOCUS_CANDIDATES, CONTROLS)
+        segmented = page.locator(SEGMENTED).count()
         page.evaluate(FROM_THE_TOP)
         reached: list[str] = []
-        for _ in range(2 * len(elements) + 10):
+        for _ in range(2 * len(elements) + MAX_SEGMENTS * segmented + 10):
             page.keyboard.press("Tab")
             focused = page.evaluate(FOCUSED)
             if focused is None or (reached and focused == reached[0]):
                 break
+            if reached and focused == reached[-1] and page.evaluate(IN_SEGMENTED, SEGMENTED):
+                continue  # the next part (day, month, year...) of the same field
             reached.append(focused)
         stops = [elements[int(item)] if item.isdigit() else item for item in reached]
         if len(reached) > len(set(reached)):
