@@ -51,4 +51,10 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     login_manager.init_app(app)
     for module in (plugins, tenancy, identity, audit, crypto, jobs, mail, web, portal, demo):
         module.init_app(app)
+    if app.config.get("CELLULE_TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["CELLULE_TRUSTED_PROXIES"]
+        # outermost, so tenant resolution sees the host the visitor asked for
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app

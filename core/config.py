@@ -58,6 +58,18 @@ SETTINGS = [
     ),
     ("CELLULE_DEFAULT_LOCALE", "fr", "Locale when neither tenant nor browser decides."),
     (
+        "CELLULE_TRUSTED_PROXIES",
+        "0",
+        "How many reverse proxies (ingress, load balancer) stand in front of Cellule: their "
+        "X-Forwarded-For/-Proto/-Host headers are then believed, so each reporter's attempts "
+        "are counted apart and HTTPS is recognised.",
+    ),
+    (
+        "CELLULE_SECURE_COOKIES",
+        "on, except on the embedded SQLite default",
+        "Send the session cookie over HTTPS only.",
+    ),
+    (
         "CELLULE_PUBLIC_URL",
         "(none)",
         "The platform's address, e.g. https://cellule.example.org: links in e-mails to a tenant "
@@ -110,6 +122,11 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
         in {"1", "on", "true", "yes"},
         "BABEL_DEFAULT_LOCALE": environ.get("CELLULE_DEFAULT_LOCALE", "fr"),
         "CELLULE_PUBLIC_URL": (environ.get("CELLULE_PUBLIC_URL") or "").rstrip("/") or None,
+        "CELLULE_TRUSTED_PROXIES": _count(environ.get("CELLULE_TRUSTED_PROXIES") or "0"),
+        "SESSION_COOKIE_SECURE": _flag(
+            environ.get("CELLULE_SECURE_COOKIES")
+            or ("off" if database_url.startswith("sqlite") else "on")
+        ),
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _port(environ.get("MAIL_PORT") or "25"),
         "MAIL_USE_TLS": _flag(environ.get("MAIL_USE_TLS", "off")),
@@ -121,6 +138,12 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
 
 def _flag(value: str) -> bool:
     return value.lower() in {"1", "on", "true", "yes"}
+
+
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise RuntimeError(f"CELLULE_TRUSTED_PROXIES must be a number, not {value!r}")
+    return int(value)
 
 
 def _port(value: str) -> int:

@@ -563,3 +563,31 @@ def test_more_files_than_allowed_are_refused():
     check_file_count(8, max_files=8)
     with pytest.raises(EvidenceError, match="too_many_files"):
         check_file_count(3, max_files=2)
+
+
+def test_a_pdf_loses_its_scripts_and_attached_files():
+    from pypdf.actions import JavaScript
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_attachment("orig.jpg", b"\xff\xd8\xff\xe1 GPS secret place")
+    writer.add_open_action(JavaScript("app.alert('opened');"))
+    raw = io.BytesIO()
+    writer.write(raw)
+
+    def active(reader):
+        root = reader.trailer["/Root"]
+        names = root.get("/Names", {})
+        return {
+            "attachments": dict(reader.attachments),
+            "javascript": "/JavaScript" in names or "/OpenAction" in root,
+        }
+
+    before = active(PdfReader(io.BytesIO(raw.getvalue())))
+    assert before["attachments"] and before["javascript"]  # the test file has both
+
+    clean = clean_evidence("letter.pdf", raw.getvalue())
+
+    reader = PdfReader(io.BytesIO(clean.data))
+    assert active(reader) == {"attachments": {}, "javascript": False}
+    assert len(reader.pages) == 1

@@ -29,10 +29,15 @@ def token(page: bytes) -> str:
     return re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1).decode()
 
 
-def anonymous_report(client, slug="poly", **overrides):
+def once(page: bytes) -> str:
+    return re.search(rb'name="once" type="hidden" value="([^"]+)"', page).group(1).decode()
+
+
+def anonymous_report(client, slug="poly", environ_base=None, **overrides):
     form_page = client.get(f"/t/{slug}/report?lang=en")
     data = {
         "csrf_token": token(form_page.data),
+        "once": once(form_page.data),
         "relation": "witness",
         "anonymous": "yes",
         "narrative": "He followed her home twice.",
@@ -253,11 +258,20 @@ def test_neoma_asks_for_the_name_and_its_campus(client, neoma):
 
 
 def test_no_client_address_is_stored(app, client, poly, owner_engine):
-    anonymous_report(client, environ_base={"REMOTE_ADDR": "203.0.113.77"})
+    sent = anonymous_report(client, environ_base={"REMOTE_ADDR": "203.0.113.77"})
+    assert sent.status_code == 200
     import sqlalchemy as sa
 
     with owner_engine.connect() as connection:
-        for table in ("reports", "cases", "audit_events", "case_events"):
+        for table in (
+            "reports",
+            "cases",
+            "audit_events",
+            "case_events",
+            "outbound_mail",
+            "evidence",
+            "case_consents",
+        ):
             for row in connection.execute(sa.text(f"SELECT * FROM {table}")):
                 assert "203.0.113.77" not in str(row)
 
@@ -278,3 +292,80 @@ def test_neoma_asks_for_the_name_next_to_the_field(client, neoma):
     text = sent.get_data(as_text=True)
     assert text.count("Veuillez donner votre nom.") == 2  # at the top and next to the field
     assert count(neoma, Report) == 0
+
+
+def test_a_form_sent_twice_makes_one_report_whose_last_receipt_opens_it(client, poly):
+    page = client.get("/t/poly/report?lang=en")
+    data = {
+        "csrf_token": token(page.data),
+        "once": once(page.data),
+        "relation": "victim",
+        "anonymous": "yes",
+        "narrative": "Sent twice by a trembling hand.",
+    }
+    cookie = client.get_cookie("session")
+    first = receipt_in(client.post("/t/poly/report?lang=en", data=data).data)
+    # the second click left with the cookie the page had, before the first answer came back
+    client.set_cookie("session", cookie.value, domain=cookie.domain, path=cookie.path)
+    second = receipt_in(client.post("/t/poly/report?lang=en", data=data).data)
+    assert first != second
+    assert count(poly, Report) == 1 and count(poly, Case) == 1
+    with tenant_scope(poly):
+        from core.reports.operations import report_for_receipt
+
+        assert report_for_receipt(poly.id, second) is not None
+        assert report_for_receipt(poly.id, first) is None
+
+
+def test_an_expired_form_comes_back_with_what_was_typed(client, poly):
+    client.get("/t/poly/report?lang=en")
+    sent = client.post(
+        "/t/poly/report?lang=en",
+        data={
+            "csrf_token": "stale",
+            "relation": "victim",
+            "anonymous": "yes",
+            "narrative": "An hour of careful writing.",
+        },
+    )
+    assert sent.status_code == 422
+    text = sent.get_data(as_text=True)
+    assert "An hour of careful writing." in text
+    assert "open for a long time" in text
+    assert sent.headers["Cache-Control"] == "no-store"
+    assert count(poly, Report) == 0
+    assert client.application.config["WTF_CSRF_TIME_LIMIT"] is None
+
+
+def test_answers_to_a_form_offer_no_language_switch_that_would_lose_them(client, poly):
+    sent = anonymous_report(client)
+    assert 'hreflang="fr"' not in sent.get_data(as_text=True)
+    assert 'hreflang="fr"' in client.get("/t/poly/?lang=en").get_data(as_text=True)
+
+
+def test_behind_a_trusted_proxy_each_reporter_is_counted_apart(app, client, poly):
+    from core import create_app
+
+    proxied = create_app(
+        {**app.config, "CELLULE_TRUSTED_PROXIES": 1}, instance_path=app.instance_path
+    ).test_client()
+    login = proxied.get("/t/poly/space/login")
+
+    def attempt(address):
+        return proxied.post(
+            "/t/poly/space/login",
+            data={
+                "csrf_token": token(login.data),
+                "receipt": "1234" * 5,
+            },
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    assert [attempt("198.51.100.1") for _ in range(11)][-1] == 429
+    assert attempt("198.51.100.2") == 422  # another reporter is not locked out
+
+
+def test_https_pages_ask_browsers_to_stay_on_https(client, poly):
+    page = client.get("/t/poly/", base_url="https://localhost")
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Strict-Transport-Security" not in client.get("/t/poly/").headers

@@ -4,12 +4,15 @@ Validation happens here, on the server, with messages in the reader's language; 
 re-renders the form with what was typed when anything is wrong.
 """
 
+import secrets
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     MultipleFileField,
     RadioField,
@@ -72,7 +75,8 @@ def report_form_class(profile: dict, fields: list[dict]):
     """A form class for this institution: core fields, then its own fields."""
 
     class ReportForm(FlaskForm):
-        pass
+        # a one-time token: the same form sent twice gives one report
+        once = HiddenField(default=lambda: secrets.token_urlsafe(16))
 
     relations = [SelectChoice(r, RELATION_LABELS[r]) for r in profile["relations"]]
     ReportForm.relation = RadioField(

@@ -59,6 +59,6 @@ def client_key() -> str:
 def receipt_attempt_allowed() -> bool:
     """Count a receipt attempt; False once the client or the platform tried too often."""
     attempts = _attempts()
-    client_ok = attempts.hit(f"client:{client_key()}", *PER_CLIENT)
-    platform_ok = attempts.hit("platform", *PLATFORM)
-    return client_ok and platform_ok
+    if not attempts.hit(f"client:{client_key()}", *PER_CLIENT):
+        return False  # a client over its own limit does not use up everyone else's
+    return attempts.hit("platform", *PLATFORM)

@@ -10,6 +10,7 @@ import time
 from flask import (
     Blueprint,
     abort,
+    current_app,
     g,
     make_response,
     redirect,
@@ -20,7 +21,9 @@ from flask import (
 )
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.cases.models import Case, CaseConsent, CaseEvent, Message
@@ -46,17 +49,19 @@ from core.portal.forms import (
 from core.portal.limits import receipt_attempt_allowed
 from core.procedure.definition import Institution
 from core.reports.evidence import MAX_FILES, EvidenceError, check_file_count, clean_evidence
-from core.reports.models import Evidence, Report
+from core.reports.models import Evidence
 from core.reports.operations import (
     ReportError,
     Submission,
     add_evidence,
+    first_report,
     format_receipt,
+    mark_read_by_reporter,
     post_message,
     report_for_receipt,
+    set_notify_email,
     submit_report,
 )
-from core.types import utcnow
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 
@@ -143,7 +148,8 @@ def quick_exit():
     session.clear()
     response = redirect(EXIT_URL, code=303)
     response.headers.update(NO_STORE)
-    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    # not "cookies": that would clear every site of the domain (a school's webmail too)
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 
 
@@ -159,30 +165,31 @@ def report():
     if form.validate_on_submit():
         try:
             files = _clean_files(request.files.getlist(form.files.name))
-            case, receipt = submit_report(
-                _submission(form, profile, fields, files),
-                institution=institution(),
-                host=plugin_host(),
-            )
-            db.session.flush()
-            reference = case.reference
-            _start_space(case)
-            db.session.commit()
+            response = _store_report(form, profile, fields, files)
         except (ReportError, EvidenceError, ProcedureRefusal) as problem:
             db.session.rollback()
             problems.append(reason(problem))
             field = getattr(form, getattr(problem, "field", None) or "", None)
             if field is not None:  # also next to the field it is about
                 field.errors = [*field.errors, reason(problem)]
-        else:
-            response = render_portal(
-                "portal/receipt.html", receipt=format_receipt(receipt), reference=reference
+        except SQLAlchemyError:
+            db.session.rollback()
+            current_app.logger.exception("a report could not be stored")
+            problems.append(
+                _(
+                    "Your report could not be saved just now. Nothing was lost on "
+                    "this page: please send it again."
+                )
             )
-            response.headers.update(NO_STORE)
+        else:
             return response
     elif form.is_submitted():
         problems.append(_("Some answers need your attention; they are marked below."))
-    return render_portal(
+    return _report_page(form, fields, problems)
+
+
+def _report_page(form, fields, problems):
+    response = render_portal(
         "portal/report.html",
         422 if problems else 200,
         form=form,
@@ -190,6 +197,35 @@ def report():
         problems=problems,
         max_files=MAX_FILES,
     )
+    response.headers.update(NO_STORE)  # it holds what the reporter typed
+    return response
+
+
+def _store_report(form, profile, fields, files):
+    """Store the report and answer with its receipt; the page is ready before the commit, so
+    a stored report always reaches its reporter's screen with its receipt."""
+    submission = _submission(form, profile, fields, files)
+    for attempt in (1, 2):
+        try:
+            case, receipt = submit_report(
+                submission, institution=institution(), host=plugin_host(), once=form.once.data
+            )
+            db.session.flush()
+            response = render_portal(
+                "portal/receipt.html", receipt=format_receipt(receipt), reference=case.reference
+            )
+            _start_space(case)
+            db.session.commit()
+        except IntegrityError:
+            # the same form, sent twice at once, was stored by the other request: the second
+            # try finds it and gives it a new receipt
+            db.session.rollback()
+            if attempt == 2:
+                raise
+        else:
+            response.headers.update(NO_STORE)
+            return response
+    raise AssertionError("unreachable")
 
 
 def _submission(form, profile, fields, files) -> Submission:
@@ -272,9 +308,7 @@ def space_logout():
 def _space_context(case: Case) -> dict:
     procedure = localized("procedure")
     states = {s["key"]: s for s in procedure["states"]}
-    report = db.session.scalar(
-        select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at)
-    )
+    report = first_report(case)
     visited = set(
         db.session.scalars(select(CaseEvent.to_state).where(CaseEvent.case_id == case.id))
     )
@@ -324,9 +358,7 @@ def _signed_in_case() -> Case:
 @bp.route("/space")
 def space():
     case = _signed_in_case()
-    for message in case.messages:
-        if message.author_kind == "staff" and message.read_at is None:
-            message.read_at = utcnow()
+    mark_read_by_reporter(case)
     response = render_portal("portal/space.html", **_space_context(case))
     db.session.commit()
     return response
@@ -364,9 +396,7 @@ def space_evidence():
         files = _clean_files(request.files.getlist(form.files.name))
         if not files:
             raise ReportError("no_file", _("Please choose a file."), "files")
-        report = db.session.scalar(
-            select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at)
-        )
+        report = first_report(case)
         add_evidence(report, files)
     except (ReportError, EvidenceError) as problem:
         db.session.rollback()
@@ -410,14 +440,12 @@ def space_step(key: str):
 def space_notices():
     case = _signed_in_case()
     form = NoticeForm()
-    report = db.session.scalar(
-        select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at)
-    )
+    report = first_report(case)
     if report.is_anonymous:
         abort(400)
     if not form.validate_on_submit():
         return _back_to_space(problem=_("This does not look like an e-mail address."))
-    report.notify_email = form.notify_email.data or None
+    set_notify_email(report, form.notify_email.data or None)
     db.session.commit()
     return _back_to_space("notices")
 
@@ -426,10 +454,26 @@ def space_notices():
 def proof():
     """A printable proof that a report was made: date, institution, reference; no receipt."""
     case = _signed_in_case()
-    report = db.session.scalar(
-        select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at)
-    )
+    report = first_report(case)
     return render_portal("portal/proof.html", case=case, report=report)
+
+
+@bp.app_errorhandler(CSRFError)
+def _stale_form(error):
+    """A form sent without a valid token (an expired or cleared session): never a bare
+    error page. The report form comes back with what was typed; the rest starts again."""
+    if g.get("tenant") is None:
+        return _("This page had expired. Please go back and try again."), 400
+    problem = _(
+        "This page had been open for a long time, so we could not accept it as it "
+        "was. Please check it and send it again."
+    )
+    if request.endpoint == "portal.report":
+        form = report_form_class(localized("institution_profile"), localized("report_form"))(
+            formdata=request.form
+        )
+        return _report_page(form, localized("report_form"), [problem])
+    return render_portal("portal/expired.html", 400, problem=problem)
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)
@@ -450,6 +494,9 @@ def init_app(app) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # a report may take longer than an hour to write: the token lives as long as the session
+    # (Flask-WTF has already put its one-hour default in)
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
     app.register_blueprint(bp)
     csrf.exempt(quick_exit)  # leaving must always work, even from a stale page
     app.jinja_env.globals.update(
@@ -458,4 +505,5 @@ def init_app(app) -> None:
         describe_hours=describe_hours,
         format_date=format_date,
         format_datetime=format_datetime,
+        exit_url=EXIT_URL,
     )

@@ -78,6 +78,9 @@ _PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
 # Dictionary keys that describe a PDF's making rather than its content: XMP packets (on the
 # catalogue, pages, images, fonts), applications' private data, page modification dates.
 _PDF_METADATA_KEYS = ("/Metadata", "/PieceInfo", "/LastModified")
+# Active content and attached files: scripts would run when staff open the file, and an
+# attached file keeps its own metadata (a photo's GPS). Both go; the pages stay.
+_PDF_ACTIVE_KEYS = ("/OpenAction", "/AA", "/JavaScript", "/JS", "/EmbeddedFiles", "/EF")
 # Markup annotations (comments, highlights...) carry their author's name in /T. Form fields
 # use /T for the field's name, which is content, so only these subtypes lose it.
 _PDF_MARKUP_ANNOTATIONS = frozenset(
@@ -398,7 +401,8 @@ def _output_mode(picture: Image.Image, media_type: str) -> str:
 
 
 def _clean_pdf(data: bytes) -> bytes:
-    """The PDF rewritten without its document information, XMP or embedded photos' EXIF."""
+    """The PDF rewritten without its document information, XMP, embedded photos' EXIF,
+    scripts or attached files."""
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
@@ -438,7 +442,7 @@ def _strip_pdf_objects(root: DictionaryObject) -> None:
         if isinstance(item, ArrayObject):
             pending.extend(item)
         elif isinstance(item, DictionaryObject):
-            for key in _PDF_METADATA_KEYS:
+            for key in (*_PDF_METADATA_KEYS, *_PDF_ACTIVE_KEYS):
                 item.pop(NameObject(key), None)
             if item.get("/Subtype") in _PDF_MARKUP_ANNOTATIONS:
                 item.pop(NameObject("/T"), None)

@@ -21,6 +21,8 @@ class Report(TenantOwned, db.Model):
         same_tenant_reference("case_id", "cases"),
         # a receipt is found by its (deterministic, per-tenant salted) argon2id hash
         Index("ix_reports_tenant_id_receipt_hash", "tenant_id", "receipt_hash", unique=True),
+        # one report per submitted form, however many times it is sent (a double click)
+        Index("ix_reports_tenant_id_submission", "tenant_id", "submission_digest", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -37,6 +39,8 @@ class Report(TenantOwned, db.Model):
     form_data: Mapped[dict | None] = mapped_column(EncryptedJSON("report.form_data"))
     # argon2id hash of the receipt code; the code itself is never stored.
     receipt_hash: Mapped[str | None] = mapped_column(String(200))
+    # sha256 of the one-time token the report form carried
+    submission_digest: Mapped[str | None] = mapped_column(String(64))
     # where a named reporter accepts "you have a new message" notices (never any content)
     notify_email: Mapped[str | None] = mapped_column(EncryptedText("report.notify_email"))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret
 from argon2.profiles import RFC_9106_LOW_MEMORY
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.audit.operations import record_event
 from core.cases.models import Case, Message
@@ -29,6 +29,7 @@ from core.mail.operations import (
 from core.procedure.definition import Institution
 from core.reports.evidence import CleanFile
 from core.reports.models import Evidence, Report, ReporterIdentity
+from core.types import utcnow
 
 RECEIPT_DIGITS = 20
 _RECEIPT_INPUT = re.compile(rf"^[0-9]{{{RECEIPT_DIGITS}}}$")
@@ -130,15 +131,33 @@ def _check(submission: Submission, institution: Institution) -> None:
         )
 
 
-def submit_report(submission: Submission, *, institution: Institution, host) -> tuple[Case, str]:
+def submit_report(
+    submission: Submission, *, institution: Institution, host, once: str | None = None
+) -> tuple[Case, str]:
     """Store a report, open its case through the procedure, and return the case and receipt.
 
     The receipt is returned once and never stored. Everything happens in the caller's
-    transaction: a refusal (ReportError, ProcedureRefusal) leaves nothing behind.
+    transaction: a refusal (ReportError, ProcedureRefusal) leaves nothing behind. `once` is
+    the form's one-time token: the same form sent twice (a double click) gives the same
+    report, with a new receipt replacing the one its first answer may have lost.
     """
     _check(submission, institution)
     tenant_id = institution.info.id
     receipt = new_receipt()
+    digest = hashlib.sha256(f"{tenant_id}:{once}".encode()).hexdigest() if once else None
+    if digest is not None:
+        earlier = db.session.scalar(
+            select(Report).where(Report.tenant_id == tenant_id, Report.submission_digest == digest)
+        )
+        if earlier is not None:
+            earlier.receipt_hash = receipt_hash(tenant_id, receipt)
+            record_event(
+                tenant_id,
+                actor=REPORTER,
+                action="report.receipt_reissued",
+                target=("report", earlier.public_id),
+            )
+            return db.session.get(Case, earlier.case_id), receipt
     report = Report(
         tenant_id=tenant_id,
         reporter_relation=submission.relation,
@@ -147,6 +166,7 @@ def submit_report(submission: Submission, *, institution: Institution, host) -> 
         narrative=submission.narrative.strip(),
         form_data=dict(submission.answers or {}),
         receipt_hash=receipt_hash(tenant_id, receipt),
+        submission_digest=digest,
         notify_email=None if submission.anonymous else submission.notify_email,
     )
     if not submission.anonymous:
@@ -179,10 +199,29 @@ def _evidence(tenant_id: int, clean: CleanFile, *, added_by: str) -> Evidence:
     )
 
 
+MAX_EVIDENCE_PER_REPORT = 30
+
+
+def first_report(case: Case) -> Report:
+    """The report that opened `case` (later reports may join it)."""
+    return db.session.scalars(
+        select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at, Report.id)
+    ).first()
+
+
 def add_evidence(report: Report, files: Sequence[CleanFile], *, actor=REPORTER) -> None:
-    """Add files to a report later (from the reporter's space)."""
+    """Add files to a report later (from the reporter's space, or staff on their behalf)."""
+    case = db.session.get(Case, report.case_id)
+    if case is not None and case.closed_at is not None:
+        raise ReportError("closed", N_("This case is closed; you can no longer add files."))
+    held = db.session.scalar(select(func.count(Evidence.id)).where(Evidence.report_id == report.id))
+    if held + len(files) > MAX_EVIDENCE_PER_REPORT:
+        raise ReportError(
+            "too_many_files", N_("This report already holds as many files as it can."), "files"
+        )
+    added_by = "reporter" if actor == REPORTER else "staff"
     for clean in files:
-        report.evidence.append(_evidence(report.tenant_id, clean, added_by=REPORTER))
+        report.evidence.append(_evidence(report.tenant_id, clean, added_by=added_by))
     db.session.flush()
     record_event(
         report.tenant_id,
@@ -190,6 +229,28 @@ def add_evidence(report: Report, files: Sequence[CleanFile], *, actor=REPORTER) 
         action="report.evidence_added",
         target=("report", report.public_id),
         details={"files": len(files)},
+    )
+
+
+def mark_read_by_reporter(case: Case) -> None:
+    """The reporter has seen the unit's messages."""
+    now = utcnow()
+    for message in case.messages:
+        if message.author_kind == "staff" and message.read_at is None:
+            message.read_at = now
+
+
+def set_notify_email(report: Report, address: str | None) -> None:
+    """Where a named reporter wants "new message" notices (None: none); audited, no address."""
+    if report.is_anonymous:
+        raise ReportError("anonymous", N_("An anonymous report has no e-mail notices."))
+    report.notify_email = address
+    record_event(
+        report.tenant_id,
+        actor=REPORTER,
+        action="report.notices",
+        target=("report", report.public_id),
+        details={"on": address is not None},
     )
 
 

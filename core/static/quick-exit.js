@@ -15,6 +15,6 @@
   }
   button.addEventListener("click", leave);
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") { leave(event); }
+    if (event.key === "Escape" && !event.isComposing) { leave(event); }
   });
 })();
