@@ -226,7 +226,9 @@ def procedure(tenant):
     Deadlines' ``starts`` and ``ends`` name states (entered) or transitions (taken); a
     deadline started again restarts (24 hours after the *last* investigative act). Give
     exactly one of ``working_days`` (on the institution's calendar), ``calendar_days`` or
-    ``hours``; ``indicative`` marks a guideline rather than a rule. An ``obligation`` is a
+    ``hours``; ``indicative`` marks a guideline rather than a rule. A consent with
+    ``asked_of_reporter: false`` is someone else's to give (the victim's, on a witness's
+    report): staff record it, the reporter's space does not offer it. An ``obligation`` is a
     step that becomes mandatory when its condition holds: the case cannot reach a final
     state before it is taken. ``flags`` say who may record them (``set_by``) and clear them
     (``cleared_by``); by default, those handling the case. Every reference is checked when

@@ -762,6 +762,8 @@ def record_consent(
     now = now or utcnow()
     if key not in institution.procedure.consents:
         raise ProcedureRefusal("unknown_consent", N_("This consent is not part of the procedure."))
+    if actor == REPORTER and not institution.procedure.consents[key]["asked_of_reporter"]:
+        raise ProcedureRefusal("not_the_reporters", N_("This agreement is not yours to give here."))
     if actor != REPORTER and not may_handle(actor, case, institution):
         raise ProcedureRefusal(
             "role", N_("Only the person reporting, or staff handling the case, record consents.")

@@ -374,6 +374,12 @@ class KeyedTextSchema(Schema):
     description = fields.String(load_default="")
 
 
+class ConsentSchema(KeyedTextSchema):
+    # whether the person reporting gives it from the reporter's space; False for a consent
+    # someone else gives (the victim's, on a witness's report), which staff record
+    asked_of_reporter = fields.Boolean(load_default=True)
+
+
 class FlagSchema(KeyedTextSchema):
     # who may record it (core roles or committee keys); empty: those handling the case now
     set_by = fields.List(fields.String(validate=KEY), load_default=list)
@@ -396,7 +402,7 @@ class ProcedureSchema(Schema):
         fields.Nested(TransitionSchema), required=True, validate=validate.Length(min=1)
     )
     deadlines = fields.List(fields.Nested(DeadlineSchema), load_default=list)
-    consents = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
+    consents = fields.List(fields.Nested(ConsentSchema), load_default=list)
     flags = fields.List(fields.Nested(FlagSchema), load_default=list)
     parties = fields.List(fields.Nested(KeyedTextSchema), load_default=list)
     obligations = fields.List(fields.Nested(ObligationSchema), load_default=list)

@@ -335,7 +335,11 @@ def _space_context(case: Case) -> dict:
         "messages": db.session.scalars(
             select(Message).where(Message.case_id == case.id).order_by(Message.created_at)
         ).all(),
-        "consents": [{**c, "given": consents.get(c["key"])} for c in procedure["consents"]],
+        "consents": [
+            {**c, "given": consents.get(c["key"])}
+            for c in procedure["consents"]
+            if c["asked_of_reporter"]
+        ],
         "reporter_steps": [labels[t["key"]] for t in reporter_steps],
         "message_form": MessageForm(),
         "evidence_form": EvidenceForm(),

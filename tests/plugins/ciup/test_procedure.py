@@ -373,3 +373,12 @@ def test_a_report_naming_an_unknown_house_is_refused(ciup):
     with pytest.raises(ProcedureRefusal) as refused:
         runner.submit(answers=answers(accused_house="atlantis"))
     assert refused.value.rule == "unknown_site"
+
+
+def test_a_witness_cannot_give_the_victims_consent_from_the_reporters_space(ciup):
+    runner, _ = ciup
+    case = runner.submit(relation="witness", answers=answers())
+    with pytest.raises(ProcedureRefusal) as refused:
+        runner.consent(case, "victim_consent")  # as the reporter
+    assert refused.value.rule == "not_the_reporters"
+    runner.consent(case, "share_with_rsi")  # the reporter's own agreement is theirs to give
