@@ -19,9 +19,12 @@ import sqlalchemy as sa
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask_migrate import upgrade
+from redis import Redis
+from rq import Queue
 
 from core import create_app
 from core.extensions import db
+from core.jobs import QUEUE_NAME
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CELLULE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -238,3 +241,16 @@ def pip_installed(tmp_path_factory):
         return folders[source]
 
     return install
+
+
+@pytest.fixture
+def redis_app(app, config, redis_url, tmp_path):
+    """A second app, using Redis, whose context is pushed above the default one."""
+    with_redis = create_app({**config, "REDIS_URL": redis_url}, instance_path=str(tmp_path / "r"))
+    queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+    queue.empty()
+    with with_redis.app_context():
+        yield with_redis, queue
+        db.session.remove()
+        db.engine.dispose()
+    queue.empty()

@@ -1,15 +1,14 @@
 """Jobs run once their transaction commits: in process by default, in rq workers with Redis."""
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy import select
 
 from core import create_app
 from core.audit.models import AuditEvent
 from core.audit.operations import record_event
 from core.extensions import db
-from core.jobs import QUEUE_NAME, enqueue_after_commit
+from core.jobs import enqueue_after_commit
 from core.tenancy.scoping import current_tenant_id, tenant_scope
 
 
@@ -41,19 +40,6 @@ def test_rolled_back_work_enqueues_nothing(app, make_tenant):
         db.session.rollback()
         db.session.commit()
     assert ran(tenant) == []
-
-
-@pytest.fixture
-def redis_app(app, config, redis_url, tmp_path):
-    """A second app, using Redis, whose context is pushed above the default one."""
-    with_redis = create_app({**config, "REDIS_URL": redis_url}, instance_path=str(tmp_path / "r"))
-    queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
-    queue.empty()
-    with with_redis.app_context():
-        yield with_redis, queue
-        db.session.remove()
-        db.engine.dispose()
-    queue.empty()
 
 
 @pytest.mark.redis

@@ -22,16 +22,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy import select
 
-from core import create_app
 from core.audit.models import AuditEvent
 from core.cases.operations import REPORTER
 from core.config import settings_from_env
 from core.extensions import db
-from core.jobs import QUEUE_NAME, run_job
+from core.jobs import run_job
 from core.mail.models import OutboundMail
 from core.mail.operations import (
     MAX_ATTEMPTS,
@@ -269,19 +267,6 @@ def test_a_mail_another_worker_is_sending_is_left_to_it(app, smtp, school, owner
     assert smtp.messages == []
     assert run_job(SEND_JOB, school.tenant.id, (mail.id,), {}) == "sent"
     assert len(smtp.messages) == 1
-
-
-@pytest.fixture
-def redis_app(app, config, redis_url, tmp_path):
-    """A second app, using Redis, whose context is pushed above the default one."""
-    with_redis = create_app({**config, "REDIS_URL": redis_url}, instance_path=str(tmp_path / "r"))
-    queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
-    queue.empty()
-    with with_redis.app_context():
-        yield with_redis, queue
-        db.session.remove()
-        db.engine.dispose()
-    queue.empty()
 
 
 @pytest.mark.redis
