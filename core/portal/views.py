@@ -205,27 +205,27 @@ def _store_report(form, profile, fields, files):
     """Store the report and answer with its receipt; the page is ready before the commit, so
     a stored report always reaches its reporter's screen with its receipt."""
     submission = _submission(form, profile, fields, files)
-    for attempt in (1, 2):
-        try:
-            case, receipt = submit_report(
-                submission, institution=institution(), host=plugin_host(), once=form.once.data
-            )
-            db.session.flush()
-            response = render_portal(
-                "portal/receipt.html", receipt=format_receipt(receipt), reference=case.reference
-            )
-            _start_space(case)
-            db.session.commit()
-        except IntegrityError:
-            # the same form, sent twice at once, was stored by the other request: the second
-            # try finds it and gives it a new receipt
-            db.session.rollback()
-            if attempt == 2:
-                raise
-        else:
-            response.headers.update(NO_STORE)
-            return response
-    raise AssertionError("unreachable")
+    try:
+        return _commit_report(submission, form.once.data)
+    except IntegrityError:
+        # the same form, sent twice at once, was stored by the other request: trying again
+        # finds it and gives it a new receipt
+        db.session.rollback()
+        return _commit_report(submission, form.once.data)
+
+
+def _commit_report(submission: Submission, once: str):
+    case, receipt = submit_report(
+        submission, institution=institution(), host=plugin_host(), once=once
+    )
+    db.session.flush()
+    response = render_portal(
+        "portal/receipt.html", receipt=format_receipt(receipt), reference=case.reference
+    )
+    _start_space(case)
+    db.session.commit()
+    response.headers.update(NO_STORE)
+    return response
 
 
 def _submission(form, profile, fields, files) -> Submission:
