@@ -15,7 +15,10 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     CELLULE_INSTANCE_PATH, else `instance/` beside the project.
     """
     from core import (
+        api,
         audit,
+        casefile,
+        cases,
         crypto,
         db_setup,
         demo,
@@ -49,7 +52,8 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     babel.init_app(app, locale_selector=web.select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
-    for module in (plugins, tenancy, identity, audit, crypto, jobs, mail, web, portal, demo):
+    modules = (plugins, tenancy, identity, audit, crypto, jobs, mail, web, portal, demo)
+    for module in (*modules, cases, casefile, api):
         module.init_app(app)
     if app.config.get("CELLULE_TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -76,6 +76,11 @@ SETTINGS = [
         "with neither a custom domain nor a sub-domain point to <address>/t/<slug>/.",
     ),
     (
+        "CELLULE_STAFF_IDLE_MINUTES",
+        "20",
+        "A staff session ends after this many minutes without a request.",
+    ),
+    (
         "MAIL_SERVER",
         "(none)",
         "SMTP server for e-mail notifications. When absent, no mail is sent: messages wait in "
@@ -127,6 +132,7 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
             environ.get("CELLULE_SECURE_COOKIES")
             or ("off" if database_url.startswith("sqlite") else "on")
         ),
+        "CELLULE_STAFF_IDLE_MINUTES": _count(environ.get("CELLULE_STAFF_IDLE_MINUTES") or "20"),
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _port(environ.get("MAIL_PORT") or "25"),
         "MAIL_USE_TLS": _flag(environ.get("MAIL_USE_TLS", "off")),

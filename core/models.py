@@ -2,7 +2,9 @@
 
 
 def import_all_models() -> None:
+    from core.api import models as api_models  # noqa: F401
     from core.audit import models as audit_models  # noqa: F401
+    from core.casefile import models as casefile_models  # noqa: F401
     from core.cases import models as case_models  # noqa: F401
     from core.committees import models as committee_models  # noqa: F401
     from core.crypto import models as crypto_models  # noqa: F401

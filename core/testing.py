@@ -143,6 +143,24 @@ def make_staff(app) -> Callable:
     return make
 
 
+def sign_in(client, user, tenant, *, second_factor: bool = True) -> None:
+    """Give `client` a staff session of `tenant` for `user`, as the sign-in pages would
+    (with the second factor checked unless `second_factor=False`)."""
+    import time
+
+    from core.identity.access import SESSION_KEY
+
+    with client.session_transaction() as session:
+        session.clear()
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+        session[SESSION_KEY] = {
+            "tenant": tenant.id,
+            "second_factor": second_factor,
+            "seen": int(time.time()),
+        }
+
+
 @pytest.fixture
 def make_case(app) -> Callable:
     """Create a report with its case (and optionally a message and a reporter identity)."""

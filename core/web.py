@@ -92,4 +92,8 @@ def init_app(app) -> None:
     if not any(isinstance(f, WithoutClientAddress) for f in werkzeug_logger.filters):
         werkzeug_logger.addFilter(WithoutClientAddress())
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(locales_here=locales_here, get_locale=get_locale)
+    app.jinja_env.globals.update(
+        locales_here=locales_here,
+        get_locale=get_locale,
+        has_endpoint=lambda name: name in app.view_functions,
+    )

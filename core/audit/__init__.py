@@ -2,6 +2,7 @@
 
 
 def init_app(app):
-    from core.audit import cli
+    from core.audit import cli, views
 
+    app.register_blueprint(views.bp)
     cli.init_app(app)

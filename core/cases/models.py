@@ -145,6 +145,8 @@ class Deadline(TenantOwned, db.Model):
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # restarted (the step that starts it came again) or the case closed first
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the people who must meet it are reminded; None: no reminder for this deadline
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -190,6 +192,7 @@ class CaseMeasure(TenantOwned, db.Model):
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
 
 class CaseNotice(TenantOwned, db.Model):
@@ -214,3 +217,22 @@ class CaseNotice(TenantOwned, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class PersonMark(TenantOwned, db.Model):
+    """A keyed hash of the name of a person a report implicates, to notice repeat reports.
+
+    The digest is an HMAC under a key derived from the tenant's data key, of the normalised
+    name: it matches only inside one tenant and says nothing without that key.
+    """
+
+    __tablename__ = "person_marks"
+    __table_args__ = (
+        same_tenant_reference("case_id", "cases", ondelete="CASCADE"),
+        Index("ix_person_marks_tenant_id_digest", "tenant_id", "digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

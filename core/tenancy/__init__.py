@@ -2,9 +2,11 @@
 
 
 def init_app(app):
-    from core.tenancy import cli, resolution, scoping, views
+    from core.tenancy import admin, cli, resolution, scoping, views
 
     scoping.init_app(app)
     resolution.init_app(app)
     views.init_app(app)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.operator_bp)
     cli.init_app(app)
