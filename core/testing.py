@@ -144,8 +144,8 @@ def make_staff(app) -> Callable:
 
 
 def sign_in(client, user, tenant, *, second_factor: bool = True) -> None:
-    """Give `client` a staff session of `tenant` for `user`, as the sign-in pages would
-    (with the second factor checked unless `second_factor=False`)."""
+    """Give `client` a staff session of `tenant` (None: the platform operator's pages) for
+    `user`, as the sign-in pages would (second factor checked unless `second_factor=False`)."""
     import time
 
     from core.identity.access import SESSION_KEY
@@ -155,7 +155,7 @@ def sign_in(client, user, tenant, *, second_factor: bool = True) -> None:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
         session[SESSION_KEY] = {
-            "tenant": tenant.id,
+            "tenant": tenant.id if tenant is not None else None,
             "second_factor": second_factor,
             "seen": int(time.time()),
         }

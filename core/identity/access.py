@@ -26,12 +26,13 @@ def idle_seconds() -> int:
 
 
 def start_staff_session(user: User, tenant, *, second_factor: bool) -> None:
-    """Sign `user` in to `tenant`'s back office; `second_factor` says the TOTP (or a recovery
-    code) was checked. A session without it reaches only the second-factor pages."""
+    """Sign `user` in to `tenant`'s back office (`tenant` None: the platform operator's pages);
+    `second_factor` says the TOTP (or a recovery code) was checked. A session without it
+    reaches only the second-factor pages."""
     session.clear()  # a new identity never inherits what the session held before
     login_user(user)
     session[SESSION_KEY] = {
-        "tenant": tenant.id,
+        "tenant": tenant.id if tenant is not None else None,
         "second_factor": second_factor,
         "seen": int(time.time()),
     }
@@ -51,10 +52,11 @@ def end_staff_session() -> None:
 
 
 def staff_session_state() -> dict | None:
-    """The staff session for the tenant of this request, if one is live (else None)."""
+    """The staff session for the tenant of this request (the platform's, on the platform's
+    own pages), if one is live (else None)."""
     state = session.get(SESSION_KEY)
     tenant = g.get("tenant")
-    if not state or tenant is None or state.get("tenant") != tenant.id:
+    if not state or state.get("tenant") != (tenant.id if tenant is not None else None):
         return None
     if not current_user.is_authenticated:
         return None
@@ -112,3 +114,32 @@ def staff_required(*roles: Role, second_factor: bool = True):
         return wrapped
 
     return decorate
+
+
+def operator_required(view):
+    """Decorate a platform operator's page (served outside any tenant): a live platform
+    session, second factor checked, from an active platform operator account; else 404
+    inside a tenant, the sign-in page without a session, 403 for other accounts."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.get("tenant") is not None:
+            abort(404)
+        state = staff_session_state()
+        if state is None:
+            return redirect(url_for("staff_auth.login", next=request.full_path))
+        user: User = current_user._get_current_object()
+        if not user.is_active:
+            end_staff_session()
+            return redirect(url_for("staff_auth.login"))
+        if not state.get("second_factor"):
+            return redirect(url_for("staff_auth.second_factor", next=request.full_path))
+        if not user.is_platform_operator:
+            abort(403)
+        g.staff, g.staff_roles = user, set()
+        state = dict(state)
+        state["seen"] = int(time.time())
+        session[SESSION_KEY] = state
+        return view(*args, **kwargs)
+
+    return wrapped
