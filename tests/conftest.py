@@ -7,15 +7,19 @@ security; migrations run as the owner, as in production.
 """
 
 import base64
+import email
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask_migrate import upgrade
@@ -254,3 +258,63 @@ def redis_app(app, config, redis_url, tmp_path):
         db.session.remove()
         db.engine.dispose()
     queue.empty()
+
+
+# -- a real SMTP server ------------------------------------------------------------------
+
+
+class Collector:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    """aiosmtpd on 127.0.0.1, which a test can stop (an outage) and start again."""
+
+    def __init__(self, **options):
+        self.handler = Collector()
+        self.options = options
+        self.port = _free_port()
+        self.controller = None
+
+    def start(self) -> None:
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, **self.options
+        )
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [
+            email.message_from_bytes(envelope.original_content, policy=default_policy)
+            for envelope in self.handler.envelopes
+        ]
+
+    @property
+    def recipients(self) -> list[str]:
+        return [rcpt for envelope in self.handler.envelopes for rcpt in envelope.rcpt_tos]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()

@@ -6,17 +6,13 @@ for the sweep. No e-mail carries anything of a report or a message.
 """
 
 import datetime
-import email
 import ipaddress
 import logging
-import socket
 import ssl
 from dataclasses import dataclass
-from email.policy import default as default_policy
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,72 +41,13 @@ from core.tenancy.models import Tenant
 from core.tenancy.operations import add_domain
 from core.tenancy.scoping import platform_scope, tenant_scope
 from core.testing import CaseRunner
+from tests.conftest import SMTPServer
 
 SEND_JOB = "core.mail.operations:send_mail_job"
 NARRATIVE = "Narrative-Zephyrine-4417: he cornered me by the library lockers."
 REPORTER_MESSAGE = "Message-Quillon-0932: I can tell you more on Thursday."
 STAFF_MESSAGE = "Message-Ombrelle-5521: thank you, we read your report."
 REPORTER_ADDRESS = "reporter-notices@example.org"
-
-
-# -- a real SMTP server ------------------------------------------------------------------
-
-
-class Collector:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-class SMTPServer:
-    """aiosmtpd on 127.0.0.1, which a test can stop (an outage) and start again."""
-
-    def __init__(self, **options):
-        self.handler = Collector()
-        self.options = options
-        self.port = _free_port()
-        self.controller = None
-
-    def start(self) -> None:
-        self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, **self.options
-        )
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def messages(self) -> list[email.message.EmailMessage]:
-        return [
-            email.message_from_bytes(envelope.original_content, policy=default_policy)
-            for envelope in self.handler.envelopes
-        ]
-
-    @property
-    def recipients(self) -> list[str]:
-        return [rcpt for envelope in self.handler.envelopes for rcpt in envelope.rcpt_tos]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
