@@ -43,6 +43,9 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
         instance_relative_config=True,
     )
     app.config.update(settings_from_env(app.instance_path))
+    # Pages send no Referer (Referrer-Policy: no-referrer), so Flask-WTF's HTTPS referrer
+    # check would refuse every form; the CSRF token and the SameSite=Strict cookie protect them.
+    app.config["WTF_CSRF_SSL_STRICT"] = False
     if test_config:
         app.config.update(test_config)
     fill_instance_secrets(app.config, app.instance_path)

@@ -104,6 +104,13 @@ def demo_command(password):
     click.echo("Demo tenants are ready. Staff accounts (demo only):")
     for slug, role, email, secret in credentials:
         click.echo(f"  {slug:<15} {role:<17} {email:<40} {secret}")
+    slugs = sorted({slug for slug, *_ in credentials})
+    click.echo("Staff sign in at " + ", ".join(f"/t/{slug}/staff/login" for slug in slugs) + ".")
+    click.echo(
+        "At its first sign-in each account sets up its second factor: scan the QR code with "
+        "an authenticator app (FreeOTP, Aegis, Google Authenticator...) and keep the recovery "
+        "codes shown."
+    )
 
 
 def init_app(app) -> None:

@@ -95,3 +95,70 @@ def derive_subkey(data_key: bytes, purpose: str) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=f"cellule:{purpose}".encode()
     ).derive(data_key)
+
+
+# -- values sealed under the master key --------------------------------------------------
+#
+# For the few secrets that belong to no tenant (a staff member's TOTP secret): sealed with
+# AES-GCM under a key derived from the master key, `purpose` bound in as associated data.
+# The master key's id travels in the value, so a value sealed before a rotation still opens
+# while the old key is listed in CELLULE_PREVIOUS_MASTER_KEYS, and `reseal` moves it on.
+
+SEAL_VERSION = b"\x01"
+_SEAL_KEY_ID_SIZE = 8
+
+
+def _seal_key(master: bytes) -> bytes:
+    return derive_subkey(master, "sealed-values")
+
+
+def _seal_aad(purpose: str) -> bytes:
+    return f"cellule-sealed:{purpose}".encode()
+
+
+def _app_master_keys() -> MasterKeys:
+    from flask import current_app
+
+    return current_app.extensions["cellule.keys"].master_keys
+
+
+def seal(plaintext: bytes, purpose: str, *, master_keys: MasterKeys | None = None) -> bytes:
+    """Encrypt `plaintext` under the current master key; it opens only with the same `purpose`.
+
+    The value is `version | master key id | nonce | AES-GCM ciphertext`.
+    """
+    keys = master_keys or _app_master_keys()
+    nonce = os.urandom(NONCE_SIZE)
+    sealed = AESGCM(_seal_key(keys.current)).encrypt(nonce, plaintext, _seal_aad(purpose))
+    return SEAL_VERSION + bytes.fromhex(keys.current_id) + nonce + sealed
+
+
+def sealed_with(blob: bytes) -> str:
+    """The id of the master key that sealed `blob`."""
+    if blob[:1] != SEAL_VERSION or len(blob) < 1 + _SEAL_KEY_ID_SIZE + NONCE_SIZE:
+        raise KeyProblem("unknown sealed value format")
+    return blob[1 : 1 + _SEAL_KEY_ID_SIZE].hex()
+
+
+def unseal(blob: bytes, purpose: str, *, master_keys: MasterKeys | None = None) -> bytes:
+    """Open a value made by `seal` with the same `purpose`, under whichever configured master
+    key sealed it; KeyProblem if that key is gone or the value was altered or moved."""
+    from cryptography.exceptions import InvalidTag
+
+    keys = master_keys or _app_master_keys()
+    master = keys.by_id(sealed_with(blob))
+    start = 1 + _SEAL_KEY_ID_SIZE
+    try:
+        return AESGCM(_seal_key(master)).decrypt(
+            blob[start : start + NONCE_SIZE], blob[start + NONCE_SIZE :], _seal_aad(purpose)
+        )
+    except InvalidTag as exc:
+        raise KeyProblem("sealed value was altered or belongs elsewhere") from exc
+
+
+def reseal(blob: bytes, purpose: str, *, master_keys: MasterKeys | None = None) -> bytes | None:
+    """`blob` sealed again under the current master key, or None if it already is."""
+    keys = master_keys or _app_master_keys()
+    if sealed_with(blob) == keys.current_id:
+        return None
+    return seal(unseal(blob, purpose, master_keys=keys), purpose, master_keys=keys)

@@ -59,6 +59,7 @@ def staff_session_state() -> dict | None:
     if not state or state.get("tenant") != (tenant.id if tenant is not None else None):
         return None
     if not current_user.is_authenticated:
+        end_staff_session()  # the account was disabled (or deleted) since: out for good
         return None
     if time.time() - state.get("seen", 0) > idle_seconds():
         end_staff_session()
