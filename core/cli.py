@@ -10,6 +10,7 @@ from core.extensions import db
 
 # Errors that mean "what you asked cannot be done": shown as one clear line, nothing saved.
 from core.identity.operations import IdentityError
+from core.jobs.cli import run_with_sweeper
 from core.plugins.host import PluginError
 from core.tenancy.operations import TenancyError
 
@@ -48,3 +49,7 @@ def _create_app():
 )
 def main() -> None:
     """Cellule: reports of harassment, discrimination and violence, for several schools."""
+
+
+# `cellule run` also runs the periodic sweep when there is no Redis (the embedded default).
+main.add_command(run_with_sweeper)

@@ -30,6 +30,13 @@ SETTINGS = [
     ),
     ("REDIS_URL", "(none)", "Redis for rq jobs; when absent, jobs run in process."),
     (
+        "CELLULE_SWEEP_SECONDS",
+        "60",
+        "How often the periodic sweep runs (pending e-mail, deadline reminders and alerts, "
+        "the procedure's notices): in `cellule jobs scheduler`, or in `cellule run` without "
+        "Redis.",
+    ),
+    (
         "SECRET_KEY",
         "generated once into the instance folder, on SQLite only; required otherwise",
         "Signs sessions and CSRF tokens.",
@@ -119,6 +126,7 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
             environ.get("DATABASE_MIGRATION_URL") or database_url
         ),
         "REDIS_URL": environ.get("REDIS_URL") or None,
+        "CELLULE_SWEEP_SECONDS": _seconds(environ.get("CELLULE_SWEEP_SECONDS") or "60"),
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "CELLULE_MASTER_KEY": environ.get("CELLULE_MASTER_KEY") or None,
         "CELLULE_PREVIOUS_MASTER_KEYS": previous,
@@ -149,6 +157,12 @@ def _flag(value: str) -> bool:
 def _count(value: str) -> int:
     if not value.isdigit():
         raise RuntimeError(f"CELLULE_TRUSTED_PROXIES must be a number, not {value!r}")
+    return int(value)
+
+
+def _seconds(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise RuntimeError(f"CELLULE_SWEEP_SECONDS must be a number of seconds, not {value!r}")
     return int(value)
 
 
