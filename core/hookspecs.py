@@ -150,7 +150,8 @@ def route_report(tenant, report):
         ``{"committee": "angela_unit", "site": "rouen", "exclude_sites": [],
         "also_notify": [], "reason": "..."}``. ``site`` narrows the committee to the
         members serving that site (and those serving every site); ``exclude_sites`` keeps
-        the members serving those sites out; ``also_notify`` lists further committee keys;
+        the members serving those sites out; ``also_notify`` lists further committee keys,
+        whose members are e-mailed when the case opens;
         ``reason`` is shown to staff. Return None to let another plugin decide.
 
     First plugin to answer wins (``firstresult``).
@@ -221,12 +222,16 @@ def procedure(tenant):
     * ``informs`` lists who must be told, as party keys or ``{"party", "message"}``:
       ``reporter``, ``victim``, ``implicated``, committee keys or the procedure's own
       ``parties``. Each becomes a notice on the case until done; it never carries the
-      case's content.
+      case's content. The platform e-mails a committee's members serving the case ("a case
+      needs you") and a named reporter who left an address ("there is news"), and marks
+      those notices done; the other parties are tasks for staff.
 
     Deadlines' ``starts`` and ``ends`` name states (entered) or transitions (taken); a
     deadline started again restarts (24 hours after the *last* investigative act). Give
     exactly one of ``working_days`` (on the institution's calendar), ``calendar_days`` or
-    ``hours``; ``indicative`` marks a guideline rather than a rule. A consent with
+    ``hours``; ``indicative`` marks a guideline rather than a rule. The members serving the
+    committee that has the case are reminded before each deadline and alerted once it is
+    overdue (see ``core.cases.reminders``). A consent with
     ``asked_of_reporter: false`` is someone else's to give (the victim's, on a witness's
     report): staff record it, the reporter's space does not offer it. An ``obligation`` is a
     step that becomes mandatory when its condition holds: the case cannot reach a final
@@ -330,4 +335,78 @@ def report_form(tenant):
     name; ``role`` says who), ``consent`` (a box giving the ``consent`` named). A choice's
     ``grants`` lists consents given by picking it. Consents are the procedure's keys.
     Collect-all; keys must be unique across the tenant's plugins.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# The case file
+# --------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def statement_form(tenant):
+    """Give the institution's statement form: the account of the reporter's interview the
+    unit writes and the reporter validates (CIUP's "fiche de recueil de la parole").
+
+    Called when staff open, write, submit or export a case's statement form, and when the
+    reporter's space shows it. An institution without one does not implement the hook (or
+    returns None): its cases have no statement form.
+
+    :param tenant: the tenant.
+    :return: a dict validated by ``StatementFormSchema``::
+
+        {"title": "Statement form",
+         "description": "If the victim so wishes, this record ...",
+         "submit_transition": "draft_statement_form",
+         "validate_transition": "validate_statement_form",
+         "return_transition": None,
+         "share_transition": "pass_statement_form_to_investigation",
+         "draft_in": ["heard", "statement_drafted", "statement_validated"],
+         "sections": [
+             {"key": "people", "title": "The people concerned", "description": "",
+              "fields": [{"key": "victim_identity",
+                          "label": "Victim's identity (full name, house)",
+                          "type": "text", "required": True, "help": "",
+                          "filled_by": "unit"},
+                         {"key": "still_happening",
+                          "label": "Is the violence still happening?",
+                          "type": "choice", "filled_by": "unit",
+                          "choices": [{"value": "yes", "label": "Yes"},
+                                      {"value": "no", "label": "No"}]}]}]}
+
+    The form is tied to the procedure by name, never by the core knowing the institution:
+    submitting it to the reporter takes ``submit_transition`` (so its rules, notices and
+    deadlines apply); the reporter validates it with ``validate_transition`` (a step whose
+    ``roles`` include ``reporter``), or sends it back with a comment, which takes
+    ``return_transition`` if the procedure has one (else the case stays where it is).
+    Those who write the form (the roles of ``submit_transition``) always read it; anyone
+    else who sees the case reads it only once ``share_transition`` is taken, if the
+    procedure names one (a form passed on to an investigation only with the reporter's
+    agreement), or at once if it does not.
+    ``draft_in`` lists the states in which the unit writes or corrects the form (default:
+    the states ``submit_transition`` leaves from); a correction after the reporter sent a
+    version back, or validated it, is a new version, and earlier versions stay as they
+    were. Fields are ``text``, ``textarea``, ``date`` or ``choice`` (with ``choices``);
+    ``filled_by`` says who fills a field: ``unit`` (the reporter reads and validates the
+    whole form). Field keys are unique across sections. First plugin to answer wins
+    (``firstresult``).
+    """
+
+
+@hookspec(firstresult=True)
+def hearing_rules(tenant):
+    """Say what a summons to a hearing tells the person summoned about their rights.
+
+    Called when a summons is produced for a hearing (the core writes the summons: date,
+    time, place and these rules, never anything about the facts).
+
+    :param tenant: the tenant.
+    :return: a dict validated by ``HearingRulesSchema``:
+        ``{"assistance": "person_of_choice", "voluntary": False, "note": ""}``.
+        ``assistance`` is ``person_of_choice`` (anyone heard may be assisted by a person of
+        their choice), ``minors_only`` (no assistance, except for minors) or ``none``;
+        ``voluntary`` says that taking part, and testifying, is voluntary; ``note`` adds
+        the institution's own words. The core words the rules in the reader's language.
+        Without an answer, a summons says nothing about assistance. First plugin to answer
+        wins (``firstresult``).
     """

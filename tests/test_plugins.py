@@ -71,6 +71,13 @@ PROCEDURE = {
             "informs": [{"party": "reporter", "message": "We have your report."}],
         },
         {
+            "key": "confirm_statement",
+            "label": "Confirm the statement",
+            "from": ["acknowledged"],
+            "to": None,
+            "roles": ["reporter"],
+        },
+        {
             "key": "close",
             "label": "Close the case",
             "from": ["acknowledged"],
@@ -271,6 +278,33 @@ class EveryHook:
             },
             {"key": "when", "label": "When did it happen?", "type": "date"},
         ]
+
+    @hookimpl
+    def statement_form(self, tenant):
+        return {
+            "title": "Statement",
+            "submit_transition": "acknowledge",
+            "validate_transition": "confirm_statement",
+            "sections": [
+                {
+                    "key": "facts",
+                    "title": "The facts",
+                    "fields": [
+                        {"key": "what", "label": "What happened", "type": "textarea"},
+                        {
+                            "key": "ongoing",
+                            "label": "Is it still happening?",
+                            "type": "choice",
+                            "choices": [{"value": "yes", "label": "Yes"}],
+                        },
+                    ],
+                }
+            ],
+        }
+
+    @hookimpl
+    def hearing_rules(self, tenant):
+        return {"assistance": "person_of_choice", "voluntary": True, "note": "On campus."}
 
 
 @dataclass

@@ -249,6 +249,8 @@ DATA_HOOKS = (
     "helplines",
     "legal_definitions",
     "report_form",
+    "statement_form",
+    "hearing_rules",
 )
 
 # Collect-all hooks whose entries may legitimately come from several plugins (a national

@@ -640,6 +640,92 @@ class FormFieldSchema(Schema):
         _unique_keys(data["choices"], "choice", key="value")
 
 
+# -- statement_form -------------------------------------------------------------------
+
+STATEMENT_FIELD_TYPES = ("text", "textarea", "date", "choice")
+# who fills a field of the statement form: the unit (the reporter reads and validates it)
+STATEMENT_FILLED_BY = ("unit",)
+
+
+class StatementChoiceSchema(Schema):
+    value = _key()
+    label = _text()
+
+
+class StatementFieldSchema(Schema):
+    key = _key()
+    label = _text()
+    type = fields.String(required=True, validate=validate.OneOf(STATEMENT_FIELD_TYPES))
+    required = fields.Boolean(load_default=False)
+    help = fields.String(load_default="")
+    choices = fields.List(fields.Nested(StatementChoiceSchema), load_default=list)
+    filled_by = fields.String(load_default="unit", validate=validate.OneOf(STATEMENT_FILLED_BY))
+
+    @validates_schema
+    def _choices(self, data, **kwargs):
+        if data["type"] == "choice" and not data["choices"]:
+            raise ValidationError("a choice field needs choices", "choices")
+        if data["type"] != "choice" and data["choices"]:
+            raise ValidationError("only choice fields have choices", "choices")
+        _unique_keys(data["choices"], "choice", key="value")
+
+
+class StatementSectionSchema(Schema):
+    key = _key()
+    title = _text()
+    description = fields.String(load_default="")
+    # "fields" is a Schema's own attribute: the data key is read under another name
+    fields_ = fields.List(
+        fields.Nested(StatementFieldSchema),
+        required=True,
+        data_key="fields",
+        validate=validate.Length(min=1),
+    )
+
+    @post_load
+    def _plain_fields(self, data, **kwargs):
+        data["fields"] = data.pop("fields_")
+        return data
+
+
+class StatementFormSchema(Schema):
+    title = _text()
+    description = fields.String(load_default="")
+    # the procedure's steps the form takes: given to the reporter, validated by them, and
+    # (if the procedure has one) sent back by them
+    submit_transition = _key()
+    validate_transition = _key()
+    return_transition = fields.String(load_default=None, allow_none=True, validate=KEY)
+    # the step that passes the form on beyond those who write it (None: whoever sees the case
+    # reads it)
+    share_transition = fields.String(load_default=None, allow_none=True, validate=KEY)
+    # the states in which the unit writes or corrects it; empty: where submit_transition
+    # leaves from
+    draft_in = fields.List(fields.String(validate=KEY), load_default=list)
+    sections = fields.List(
+        fields.Nested(StatementSectionSchema), required=True, validate=validate.Length(min=1)
+    )
+
+    @validates_schema
+    def _unique(self, data, **kwargs):
+        _unique_keys(data["sections"], "section")
+        _unique_keys([f for s in data["sections"] for f in s["fields"]], "field")
+
+
+# -- hearing_rules --------------------------------------------------------------------
+
+
+class HearingRulesSchema(Schema):
+    # person_of_choice: anyone heard may be assisted by a person of their choice;
+    # minors_only: no one is assisted, except minors; none: no one is assisted
+    assistance = fields.String(
+        required=True, validate=validate.OneOf(["person_of_choice", "minors_only", "none"])
+    )
+    # taking part in a hearing, and testifying, is voluntary
+    voluntary = fields.Boolean(load_default=False)
+    note = fields.String(load_default="")
+
+
 # Which schema checks each hook's answer, and whether the answer is a list of items.
 HOOK_SCHEMAS: dict[str, tuple[type[Schema], bool]] = {
     "institution_profile": (ProfileSchema, False),
@@ -650,4 +736,6 @@ HOOK_SCHEMAS: dict[str, tuple[type[Schema], bool]] = {
     "helplines": (HelplineSchema, True),
     "legal_definitions": (LegalDefinitionSchema, True),
     "report_form": (FormFieldSchema, True),
+    "statement_form": (StatementFormSchema, False),
+    "hearing_rules": (HearingRulesSchema, False),
 }

@@ -26,6 +26,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from core.casefile.forms import ReturnStatementForm
+from core.casefile.operations import (
+    pending_statement,
+    return_statement_form,
+    statement_status,
+    statement_versions,
+    validate_statement_form,
+)
 from core.cases.models import Case, CaseConsent, CaseEvent, Message
 from core.cases.operations import (
     REPORTER,
@@ -320,6 +328,13 @@ def _space_context(case: Case) -> dict:
         t for t, why in available_transitions(case, REPORTER, institution()) if not why
     ]
     labels = {t["key"]: t for t in procedure["transitions"]}
+    statement = _statement_for_reporter(case)
+    if statement and statement["status"] == "submitted":
+        # the validation step is offered beside the form it validates (the statement section)
+        validate = statement["definition"]["validate_transition"]
+        reporter_steps = [t for t in reporter_steps if t["key"] != validate]
+        step = labels.get(validate, {})
+        statement["validate_label"] = step.get("reporter_label") or step.get("label")
     return {
         "case": case,
         "report": report,
@@ -341,6 +356,8 @@ def _space_context(case: Case) -> dict:
             if c["asked_of_reporter"]
         ],
         "reporter_steps": [labels[t["key"]] for t in reporter_steps],
+        "statement": statement,
+        "return_form": ReturnStatementForm(),
         "message_form": MessageForm(),
         "evidence_form": EvidenceForm(),
         "notice_form": NoticeForm(data={"notify_email": report.notify_email}),
@@ -349,6 +366,29 @@ def _space_context(case: Case) -> dict:
         "evidence_count": db.session.scalar(
             select(func.count(Evidence.id)).where(Evidence.report_id == report.id)
         ),
+    }
+
+
+def _statement_for_reporter(case: Case) -> dict | None:
+    """The newest statement form the unit gave the reporter, with the form's fields in the
+    reader's language (None if there is none, or the institution keeps none)."""
+    definition = localized("statement_form")
+    if definition is None:
+        return None
+    given = [v for v in statement_versions(case) if v.submitted_at is not None]
+    if not given:
+        return None
+    version = given[-1]
+    choices = {
+        field["key"]: {c["value"]: c["label"] for c in field["choices"]}
+        for section in definition["sections"]
+        for field in section["fields"]
+    }
+    return {
+        "definition": definition,
+        "version": version,
+        "status": statement_status(version),
+        "choices": choices,
     }
 
 
@@ -431,6 +471,9 @@ def space_step(key: str):
     case = _signed_in_case()
     if not ActionForm().validate_on_submit():
         abort(400)
+    statement = institution().statement_form
+    if statement and key == statement["validate_transition"] and pending_statement(case):
+        return _validate_statement(case)
     try:
         take_transition(case, key, actor=REPORTER, institution=institution())
     except ProcedureRefusal as refusal:
@@ -438,6 +481,41 @@ def space_step(key: str):
         return _back_to_space(problem=str(refusal))
     db.session.commit()
     return _back_to_space("step")
+
+
+@bp.route("/space/statement-form/validate", methods=["POST"])
+def space_statement_validate():
+    case = _signed_in_case()
+    if not ActionForm().validate_on_submit() or institution().statement_form is None:
+        abort(400)
+    return _validate_statement(case)
+
+
+def _validate_statement(case: Case):
+    try:
+        validate_statement_form(case, institution=institution())
+    except ProcedureRefusal as refusal:
+        db.session.rollback()
+        return _back_to_space(problem=str(refusal))
+    db.session.commit()
+    return _back_to_space("statement_validated")
+
+
+@bp.route("/space/statement-form/return", methods=["POST"])
+def space_statement_return():
+    case = _signed_in_case()
+    if institution().statement_form is None:
+        abort(400)
+    form = ReturnStatementForm()
+    if not form.validate_on_submit():
+        return _back_to_space(problem=_("Please say what should be corrected."))
+    try:
+        return_statement_form(case, form.comment.data, institution=institution())
+    except (ReportError, ProcedureRefusal) as problem:
+        db.session.rollback()
+        return _back_to_space(problem=reason(problem))
+    db.session.commit()
+    return _back_to_space("statement_returned")
 
 
 @bp.route("/space/notices", methods=["POST"])

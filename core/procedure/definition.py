@@ -73,6 +73,9 @@ class Institution:
     measures: dict[str, dict]
     appeal: dict | None
     form: list[dict]
+    # the statement form the unit writes and the reporter validates (None: the institution
+    # has none; see the ``statement_form`` hook)
+    statement_form: dict | None = None
 
     @classmethod
     def of(cls, host: PluginHost, info: TenantInfo) -> "Institution":
@@ -92,6 +95,7 @@ class Institution:
             measures=_by_key(ladder["measures"]),
             appeal=ladder["appeal"],
             form=host.call(info, "report_form"),
+            statement_form=host.call(info, "statement_form"),
         )
 
     @cached_property
@@ -149,4 +153,30 @@ class Institution:
             grants = [field["consent"]] if field["consent"] else []
             grants += [g for choice in field["choices"] for g in choice["grants"]]
             check(f"form field {field['key']!r}", grants, procedure.consents, "consent")
+        if self.statement_form is not None:
+            problems.extend(self._statement_form_problems())
+        return problems
+
+    def _statement_form_problems(self) -> list[str]:
+        form, transitions = self.statement_form, self.procedure.transitions
+        problems = []
+        parts = (
+            "submit_transition",
+            "validate_transition",
+            "return_transition",
+            "share_transition",
+        )
+        for part in parts:
+            key = form[part]
+            if key is None:
+                continue
+            if key not in transitions:
+                problems.append(f"statement form's {part} names unknown transition {key!r}")
+            elif part in ("validate_transition", "return_transition") and (
+                "reporter" not in transitions[key]["roles"]
+            ):
+                problems.append(f"statement form's {part} {key!r} is not the reporter's step")
+        for state in form["draft_in"]:
+            if state not in self.procedure.states:
+                problems.append(f"statement form's draft_in names unknown state {state!r}")
         return problems

@@ -58,3 +58,15 @@ def legal_definitions(tenant):
 @hookimpl
 def report_form(tenant):
     return _data["form"]
+
+
+@hookimpl
+def statement_form(tenant):
+    return _data["statement_form"]
+
+
+@hookimpl
+def hearing_rules(tenant):
+    # "Toute personne entendue par la Cellule d'enquête peut se faire assister d'une personne
+    # de son choix."
+    return {"assistance": "person_of_choice"}

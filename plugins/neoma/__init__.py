@@ -59,3 +59,11 @@ def legal_definitions(tenant):
 @hookimpl
 def report_form(tenant):
     return _data["form"]
+
+
+@hookimpl
+def hearing_rules(tenant):
+    # The summons "specifies that the persons summoned are not entitled to be assisted (except
+    # in the case of minors) as the hearing is not a disciplinary interview", and that
+    # attendance, and testifying, is voluntary (section V, "Gathering evidence").
+    return {"assistance": "minors_only", "voluntary": True}
