@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.cases.models import Case, Message
+from core.cases.operations import take_transition
 from core.extensions import db
 from core.plugins import TenantInfo
 from core.procedure.definition import Institution
@@ -125,6 +126,31 @@ def test_a_form_without_its_csrf_token_is_refused_and_stores_nothing(client, pol
     )
     assert sent.status_code in (400, 422)
     assert count(poly, Report) == 0
+
+
+def test_what_the_procedure_tells_the_reporter_is_in_their_space_in_their_language(
+    app, client, poly, make_member, plugins
+):
+    receipt = receipt_in(anonymous_report(client).data)
+    unit = make_member(poly, "dhamis_unit")
+    with tenant_scope(poly):
+        case = db.session.scalar(select(Case))
+        take_transition(
+            case,
+            "reply_to_reporter",
+            actor=unit,
+            institution=Institution.of(plugins, TenantInfo.of(poly)),
+        )
+        db.session.commit()
+    other = app.test_client()
+    login = other.get("/t/poly/space/login")
+    other.post("/t/poly/space/login", data={"csrf_token": token(login.data), "receipt": receipt})
+    english = other.get("/t/poly/space?lang=en").get_data(as_text=True)
+    assert "News from the unit" in english
+    assert "A first reply from the DHAMIS Unit." in english
+    french = other.get("/t/poly/space?lang=fr").get_data(as_text=True)
+    assert "A first reply from the DHAMIS Unit." not in french
+    assert "DHAMIS" in french.split("<main")[1]
 
 
 def test_the_unit_replies_and_the_reporter_answers_with_the_receipt(

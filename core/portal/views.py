@@ -34,7 +34,7 @@ from core.casefile.operations import (
     statement_versions,
     validate_statement_form,
 )
-from core.cases.models import Case, CaseConsent, CaseEvent, Message
+from core.cases.models import Case, CaseConsent, CaseEvent, CaseNotice, Message
 from core.cases.operations import (
     REPORTER,
     ProcedureRefusal,
@@ -45,6 +45,7 @@ from core.cases.operations import (
 from core.extensions import csrf, db
 from core.plugins.host import plugin_host
 from core.plugins.hours import describe_hours
+from core.plugins.i18n import plugin_gettext
 from core.portal.forms import (
     ActionForm,
     EvidenceForm,
@@ -350,6 +351,7 @@ def _space_context(case: Case) -> dict:
         "messages": db.session.scalars(
             select(Message).where(Message.case_id == case.id).order_by(Message.created_at)
         ).all(),
+        "news": _news_for_reporter(case),
         "consents": [
             {**c, "given": consents.get(c["key"])}
             for c in procedure["consents"]
@@ -367,6 +369,21 @@ def _space_context(case: Case) -> dict:
             select(func.count(Evidence.id)).where(Evidence.report_id == report.id)
         ),
     }
+
+
+def _news_for_reporter(case: Case) -> list[dict]:
+    """What the procedure tells the reporter at each step ("an investigation is open"), in
+    the reader's language: the same words a named reporter's notice e-mail points to."""
+    notices = db.session.scalars(
+        select(CaseNotice)
+        .where(CaseNotice.case_id == case.id, CaseNotice.party == REPORTER)
+        .order_by(CaseNotice.created_at, CaseNotice.id)
+    )
+    return [
+        {"at": notice.created_at, "message": plugin_gettext(g.tenant_info, notice.message)}
+        for notice in notices
+        if notice.message
+    ]
 
 
 def _statement_for_reporter(case: Case) -> dict | None:
