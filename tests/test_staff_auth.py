@@ -511,6 +511,9 @@ def test_changing_the_password_asks_for_the_current_one(client, alpha, listener)
     )
     assert short.status_code == 422
     assert "at least 12 characters" in text(short)
+    elsewhere = client.application.test_client()
+    sign_in(elsewhere, listener, alpha)  # the same person, signed in on another computer
+    assert elsewhere.get("/t/alpha/staff/account").status_code == 200
     done = client.post(
         "/t/alpha/staff/account/password",
         data={"csrf_token": csrf(page), "current": TEST_PASSWORD, "password": new, "confirm": new},
@@ -518,6 +521,9 @@ def test_changing_the_password_asks_for_the_current_one(client, alpha, listener)
     assert done.status_code == 303
     user = fresh(listener)
     assert check_password(user, new) and not check_password(user, TEST_PASSWORD)
+    # this session goes on; the one opened with the old password is over
+    assert client.get("/t/alpha/staff/account").status_code == 200
+    assert elsewhere.get("/t/alpha/staff/account").status_code == 302
     assert user.password_changed_at is not None and user.failed_logins == 0
     assert "staff.password_changed" in actions(alpha)
 

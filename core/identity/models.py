@@ -1,6 +1,7 @@
 """Staff users and their roles in each tenant."""
 
 import enum
+import hashlib
 import uuid
 from datetime import datetime
 
@@ -47,7 +48,13 @@ class User(PlatformOwned, UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def get_id(self) -> str:
-        return self.public_id
+        # Flask-Login keeps this in the session: with a fingerprint of the password hash in
+        # it, a new password (a reset, a change) ends every session opened with the old one.
+        return f"{self.public_id}:{self.password_fingerprint}"
+
+    @property
+    def password_fingerprint(self) -> str:
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
     @property
     def is_active(self) -> bool:

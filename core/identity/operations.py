@@ -1,5 +1,6 @@
 """Creating staff accounts and granting roles."""
 
+import hmac
 import secrets
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -28,6 +29,15 @@ def normalise_email(email: str) -> str:
 
 def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def user_of_session(session_id: str) -> User | None:
+    """The account a staff session names (`User.get_id`), if its password is unchanged since."""
+    public_id, _, fingerprint = session_id.partition(":")
+    user = load_user(public_id)
+    if user is None or not hmac.compare_digest(fingerprint, user.password_fingerprint):
+        return None
+    return user
 
 
 def load_user(public_id: str) -> User | None:

@@ -23,7 +23,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from core.extensions import db
 from core.identity import security
@@ -364,6 +364,7 @@ def change_password():
                 g.staff, form.password.data, tenant, action="staff.password_changed"
             )
             db.session.commit()
+            login_user(g.staff)  # this session goes on; the others end with the old password
             flash(_("Your password is changed."), "notice")
             return redirect(url_for("staff_auth.account"), 303)
         locked = security.record_failure(g.staff, tenant, step="password_change")
