@@ -31,6 +31,10 @@ class Case(TenantOwned, db.Model):
         UniqueConstraint("tenant_id", "reference"),
         UniqueConstraint("tenant_id", "id"),
         same_tenant_reference("committee_id", "committees"),
+        # the inbox's keyset order (newest first), whole tenant, per committee, per stage
+        Index("ix_cases_tenant_id_opened_at", "tenant_id", "opened_at", "public_id"),
+        Index("ix_cases_committee_id_opened_at", "committee_id", "opened_at", "public_id"),
+        Index("ix_cases_tenant_id_state_opened_at", "tenant_id", "state", "opened_at", "public_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

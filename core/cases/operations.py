@@ -16,6 +16,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from core.audit.operations import record_event
+from core.casefile.models import CaseNote
 from core.cases.models import (
     Case,
     CaseConsent,
@@ -24,15 +25,18 @@ from core.cases.models import (
     CaseMember,
     CaseNotice,
     Deadline,
+    Message,
 )
+from core.cases.reminders import reminder_time
 from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
 from core.identity.models import Role, User
 from core.identity.operations import roles_of
+from core.jobs import enqueue_after_commit
 from core.plugins.i18n import plugin_gettext
 from core.procedure.conditions import Facts, holds
 from core.procedure.definition import Institution
-from core.reports.models import Report
+from core.reports.models import Evidence, Report
 from core.types import utcnow
 
 
@@ -461,6 +465,7 @@ def _run_deadlines(case, institution, *, events: Iterable[str], now: datetime) -
                 started_at=now,
                 due_at=institution.calendar.due(now, **length),
                 indicative=definition["indicative"],
+                remind_at=reminder_time(institution.calendar, now, **length),
             )
         )
     db.session.flush()
@@ -657,6 +662,11 @@ def take_transition(
                 created_at=now,
             )
         )
+    if transition["informs"]:
+        from core.mail.operations import deliver_case_notices  # mail builds on this module
+
+        # e-mails the parties the platform can reach once the step is committed
+        enqueue_after_commit(deliver_case_notices, case.id, tenant_id=case.tenant_id)
     closes = to_state != from_state and institution.procedure.is_final(to_state)
     case.state = to_state
     if closes:
@@ -849,3 +859,166 @@ def mark_notice_done(notice: CaseNotice, *, actor, institution: Institution) -> 
 def plugin_translator(institution: Institution):
     """Translate a plugin text for the current request's reader (unchanged elsewhere)."""
     return lambda text: plugin_gettext(institution.info, text)
+
+
+# -- the back office: reading, measures, notes, identity ----------------------------------
+
+# Measures that hold for a time and can end; a sanction or a referral is changed only by
+# the procedure's own steps (an appeal).
+LIFTABLE_KINDS = frozenset({"protective", "precautionary", "support"})
+
+
+def record_case_read(case: Case, *, actor: User) -> None:
+    """Every staff read of a case is in the audit trail."""
+    _audit(case, actor, "case.read")
+
+
+def mark_read_by_unit(case: Case, *, actor: User, institution: Institution) -> int:
+    """The reporter's messages have been seen by someone handling the case; returns how many
+    were unread. Someone who only looks on (standing without handling) leaves them unread."""
+    if not may_handle(actor, case, institution):
+        return 0
+    now, count = utcnow(), 0
+    unread = db.session.scalars(
+        select(Message).where(
+            Message.case_id == case.id,
+            Message.author_kind == REPORTER,
+            Message.read_at.is_(None),
+        )
+    )
+    for message in unread:
+        message.read_at, count = now, count + 1
+    return count
+
+
+def record_evidence_download(case: Case, evidence: Evidence, *, actor: User) -> None:
+    """Staff took a copy of a file the reporter gave: audited against the case."""
+    _audit(case, actor, "evidence.downloaded", {"evidence": evidence.public_id})
+
+
+def may_lift_measure(user: User, measure: CaseMeasure, case: Case, institution) -> bool:
+    """Whether `user` may lift `measure`: one that holds for a time and still does, by staff
+    handling the case or who may decide such a measure at its current stage."""
+    if measure.kind not in LIFTABLE_KINDS or measure.lifted_at is not None:
+        return False
+    if may_handle(user, case, institution):
+        return True
+    facts = facts_of(case, institution)
+    return any(
+        {measure.kind, measure.key} & set(t["measures"])
+        and holds(t["when"], facts)
+        and _actor_may_take(user, t, case, institution, facts)
+        for t in institution.procedure.transitions_from(case.state)
+    )
+
+
+def lift_measure(
+    measure: CaseMeasure, *, actor: User, institution: Institution, now=None
+) -> CaseMeasure:
+    """End a protective, precautionary or support measure, in the timeline and the audit."""
+    case = db.session.get(Case, measure.case_id)
+    if measure.lifted_at is not None:
+        raise ProcedureRefusal("already_lifted", N_("This measure has already been lifted."))
+    if measure.kind not in LIFTABLE_KINDS:
+        raise ProcedureRefusal(
+            "not_liftable",
+            N_("A sanction or a referral is not lifted here: the procedure's steps change it."),
+        )
+    if not may_lift_measure(actor, measure, case, institution):
+        raise ProcedureRefusal("role", N_("You may not lift this measure."))
+    now = now or utcnow()
+    measure.lifted_at, measure.lifted_by_user_id = now, actor.id
+    _event(case, "measure_lifted", measure.key, actor, details={"measure": measure.public_id})
+    db.session.flush()
+    _audit(case, actor, "case.measure_lifted", {"measure": measure.key})
+    return measure
+
+
+NOTE_KINDS = CaseNote.KINDS
+NOTE_MAX = 20_000
+
+
+def may_write_note(user: User, case: Case, kind: str, institution: Institution) -> bool:
+    """Notes are written by those who handle the case; once it is closed, only the follow-up
+    support plan, which those who may offer support at that stage may also write."""
+    if case.closed_at is not None and kind != "support_plan":
+        return False
+    if may_handle(user, case, institution):
+        return True
+    if kind != "support_plan":
+        return False
+    facts = facts_of(case, institution)
+    return any(
+        "support" in t["measures"]
+        and holds(t["when"], facts)
+        and _actor_may_take(user, t, case, institution, facts)
+        for t in institution.procedure.transitions_from(case.state)
+    )
+
+
+def add_note(
+    case: Case, kind: str, body: str, *, actor: User, institution: Institution, now=None
+) -> CaseNote:
+    """A recommendation, the reasons of a decision, an appeal, the support plan or an
+    internal note on the case; the text is encrypted and never in the audit trail."""
+    if kind not in NOTE_KINDS:
+        raise ProcedureRefusal("unknown_note_kind", N_("This kind of note does not exist."))
+    body = (body or "").strip()
+    if not body:
+        raise ProcedureRefusal("empty_note", N_("Please write the note."))
+    if len(body) > NOTE_MAX:
+        raise ProcedureRefusal("note_too_long", N_("This note is too long."))
+    if not may_write_note(actor, case, kind, institution):
+        if case.closed_at is not None and kind != "support_plan":
+            raise ProcedureRefusal(
+                "closed", N_("This case is closed: only a follow-up support plan can be added.")
+            )
+        raise ProcedureRefusal("role", N_("You do not handle this case."))
+    note = CaseNote(
+        tenant_id=case.tenant_id,
+        case_id=case.id,
+        kind=kind,
+        body=body,
+        author_user_id=actor.id,
+        created_at=now or utcnow(),
+    )
+    db.session.add(note)
+    db.session.flush()
+    _audit(case, actor, "case.note", {"kind": kind, "note": note.public_id})
+    return note
+
+
+def reveal_identity(case: Case, *, actor: User, institution: Institution) -> list:
+    """The identities of the case's named reporters, for `actor`, if the procedure allows it
+    now (`core.cases.access.may_view_identity`); every reveal is audited."""
+    from core.cases.access import may_view_identity  # access builds on this module
+
+    identities = [
+        report.identity
+        for report in db.session.scalars(
+            select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at)
+        )
+        if report.identity is not None
+    ]
+    if not identities:
+        raise ProcedureRefusal(
+            "anonymous", N_("This report was made anonymously: there is no name to show.")
+        )
+    if not may_view_identity(actor, case, institution):
+        raise ProcedureRefusal(
+            "identity_kept_apart",
+            N_("Who reported cannot be shown to you at this stage of the procedure."),
+        )
+    _audit(case, actor, "case.identity_viewed", {"reports": len(identities)})
+    return identities
+
+
+def message_reporter(case: Case, body: str, *, actor: User, institution: Institution):
+    """A message from staff to the person reporting, by someone handling the case."""
+    from core.reports.operations import post_message  # reports build on this module
+
+    if not may_handle(actor, case, institution):
+        raise ProcedureRefusal(
+            "role", N_("Only staff handling the case write to the person reporting.")
+        )
+    return post_message(case, body, actor=actor, institution=institution)
