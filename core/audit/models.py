@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
@@ -14,7 +14,12 @@ class AuditEvent(TenantOwned, db.Model):
     """Something that happened, by whom, to what. Details never hold personal content."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (UniqueConstraint("tenant_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
+        # the audit viewer's filters, newest first: by case (target) and by who acted
+        Index("ix_audit_events_tenant_id_target", "tenant_id", "target_type", "target_id", "seq"),
+        Index("ix_audit_events_tenant_id_actor", "tenant_id", "actor_user_id", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)

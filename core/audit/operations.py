@@ -121,10 +121,21 @@ class ChainReport:
     tenant_id: int
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    # the sequence number each problem is found at, in the order of `problems`
+    problem_seqs: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def broken_at(self) -> int | None:
+        """The first event at which the chain no longer holds (None: it holds)."""
+        return min(self.problem_seqs) if self.problem_seqs else None
+
+    def add(self, seq: int, problem: str) -> None:
+        self.problem_seqs.append(seq)
+        self.problems.append(problem)
 
 
 def verify_chain(tenant_id: int, *, batch_size: int = 5000) -> ChainReport:
@@ -147,17 +158,22 @@ def verify_chain(tenant_id: int, *, batch_size: int = 5000) -> ChainReport:
                 if event.seq == expected_seq + 1
                 else f"{expected_seq}-{event.seq - 1}"
             )
-            report.problems.append(f"deleted: event(s) {missing} missing before event {event.seq}")
+            report.add(
+                expected_seq, f"deleted: event(s) {missing} missing before event {event.seq}"
+            )
         elif event.seq < expected_seq:
-            report.problems.append(f"inserted: event id {event.id} repeats sequence {event.seq}")
+            report.add(event.seq, f"inserted: event id {event.id} repeats sequence {event.seq}")
         if _mac(key, event) != event.hash:
-            report.problems.append(
+            report.add(
+                event.seq,
                 f"modified: event {event.seq} (id {event.id}, {event.action}) "
-                "does not match its seal"
+                "does not match its seal",
             )
         elif event.prev_hash != previous and event.seq == expected_seq:
-            report.problems.append(
-                f"inserted: event {event.seq} (id {event.id}) does not follow event {event.seq - 1}"
+            report.add(
+                event.seq,
+                f"inserted: event {event.seq} (id {event.id}) "
+                f"does not follow event {event.seq - 1}",
             )
         previous = event.hash
         expected_seq = max(expected_seq, event.seq + 1)
@@ -166,14 +182,15 @@ def verify_chain(tenant_id: int, *, batch_size: int = 5000) -> ChainReport:
         select(AuditHead).where(AuditHead.tenant_id == tenant_id)
     ).scalar_one_or_none()
     if head is None:
-        report.problems.append("the chain head is missing")
+        report.add(last_seq + 1, "the chain head is missing")
     elif head.seal != _head_seal(key, head.seq, head.hash):
-        report.problems.append(
+        report.add(
+            min(head.seq, last_seq) + 1,
             f"altered: the chain head (at event {head.seq}) does not match its seal; "
-            "events after it may have been deleted"
+            "events after it may have been deleted",
         )
     elif head.seq > last_seq:
-        report.problems.append(f"deleted: event(s) {last_seq + 1}-{head.seq} missing at the end")
+        report.add(last_seq + 1, f"deleted: event(s) {last_seq + 1}-{head.seq} missing at the end")
     elif head.seq != last_seq or head.hash != previous:
-        report.problems.append(f"inserted: the chain head does not match event {last_seq}")
+        report.add(last_seq, f"inserted: the chain head does not match event {last_seq}")
     return report

@@ -73,7 +73,9 @@ def disable_plugin(slug, plugin):
     from core.cli import platform_transaction
 
     with platform_transaction():
-        operations.disable_plugin(operations.get_tenant(slug), plugin, actor=ACTOR)
+        operations.disable_plugin(
+            operations.get_tenant(slug), plugin, actor=ACTOR, host=plugin_host()
+        )
     click.echo(f"disabled {plugin} for {slug}")
 
 
