@@ -2,6 +2,11 @@
 
 
 def init_app(app) -> None:
-    from core.api import views
+    from core.api import cli, pages, views
+    from core.extensions import csrf
 
+    # authenticated by a bearer token in a header, never by a cookie: nothing to forge
+    csrf.exempt(views.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(pages.bp)
+    cli.init_app(app)
