@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from core.audit.operations import record_event
 from core.cases.models import Case, Message
 from core.cases.operations import N_, REPORTER, ProcedureRefusal, open_case
+from core.cases.signals import signal_repeated_people
 from core.extensions import db
 from core.mail.operations import (
+    notify_committees_of_new_case,
     notify_reporter_of_message,
     notify_unit_of_message,
     notify_unit_of_new_case,
@@ -185,6 +187,8 @@ def submit_report(
         details={"anonymous": submission.anonymous, "files": len(submission.files)},
     )
     notify_unit_of_new_case(case, institution)
+    notify_committees_of_new_case(case, institution)
+    signal_repeated_people(case, report, institution)
     return case, receipt
 
 
