@@ -1,9 +1,10 @@
 """The back office: second factor and lock-out, API tokens, statement forms, hearings,
-documents, notes, reminders and repeat-report marks
+documents, notes, reminders, repeat-report marks, and the indexes of the inbox and the
+audit viewer
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-23 15:28:23.620574
+Create Date: 2026-11-23 16:52:31.550861
 
 """
 
@@ -271,6 +272,16 @@ def upgrade():
             batch_op.f("ix_case_documents_tenant_id"), ["tenant_id"], unique=False
         )
 
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_audit_events_tenant_id_actor", ["tenant_id", "actor_user_id", "seq"], unique=False
+        )
+        batch_op.create_index(
+            "ix_audit_events_tenant_id_target",
+            ["tenant_id", "target_type", "target_id", "seq"],
+            unique=False,
+        )
+
     with op.batch_alter_table("case_measures", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lifted_by_user_id", sa.Integer(), nullable=True))
         batch_op.create_index(
@@ -281,6 +292,21 @@ def upgrade():
             "users",
             ["lifted_by_user_id"],
             ["id"],
+        )
+
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_cases_committee_id_opened_at",
+            ["committee_id", "opened_at", "public_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_cases_tenant_id_opened_at", ["tenant_id", "opened_at", "public_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_cases_tenant_id_state_opened_at",
+            ["tenant_id", "state", "opened_at", "public_id"],
+            unique=False,
         )
 
     with op.batch_alter_table("deadlines", schema=None) as batch_op:
@@ -320,12 +346,21 @@ def downgrade():
     with op.batch_alter_table("deadlines", schema=None) as batch_op:
         batch_op.drop_column("remind_at")
 
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_tenant_id_state_opened_at")
+        batch_op.drop_index("ix_cases_tenant_id_opened_at")
+        batch_op.drop_index("ix_cases_committee_id_opened_at")
+
     with op.batch_alter_table("case_measures", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_case_measures_lifted_by_user_id_users"), type_="foreignkey"
         )
         batch_op.drop_index(batch_op.f("ix_case_measures_lifted_by_user_id"))
         batch_op.drop_column("lifted_by_user_id")
+
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_tenant_id_target")
+        batch_op.drop_index("ix_audit_events_tenant_id_actor")
 
     with op.batch_alter_table("case_documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_case_documents_tenant_id"))
