@@ -124,7 +124,7 @@ def test_the_trail_shows_events_newest_first_readably_and_no_content(
 def test_keyset_pages_cover_the_trail_once_each(as_auditor, poly):
     append(poly, 120)
     total = len(events(poly))
-    seen, url = [], "/t/poly/staff/audit/"
+    seen, url = [], "/t/poly/staff/audit/?lang=en"
     for _ in range(10):
         page = as_auditor.get(url)
         seen += seqs_shown(page)
@@ -198,6 +198,16 @@ def test_a_person_no_longer_on_the_staff_can_still_be_chosen(as_auditor, poly, m
     page = as_auditor.get(f"/t/poly/staff/audit/?actor={gone.public_id}")
     assert len(seqs_shown(page)) == 1
     assert f'<option selected value="{gone.public_id}">' in page.get_data(True)
+
+
+def test_an_account_of_another_tenant_is_never_named_by_its_id(
+    as_auditor, poly, make_tenant, make_staff
+):
+    other = make_tenant("other", enable=("polytechnique",))
+    stranger = make_staff(other, "stranger-7731@other.example", Role.LISTENER)
+    page = as_auditor.get(f"/t/poly/staff/audit/?actor={stranger.public_id}")
+    assert seqs_shown(page) == []
+    assert "stranger-7731" not in page.get_data(True)
 
 
 # -- verifying the chain -------------------------------------------------------------------

@@ -147,7 +147,13 @@ def _filter_form() -> TrailFilter:
     chosen = request.args.get("actor", "")
     if _uuid(chosen) and all(p.public_id != chosen for p in people):
         # someone no longer on the staff (or the operator) still has her events
-        former = db.session.scalar(select(User).where(User.public_id == chosen))
+        # (only someone who acted here: never any account of the platform by its id)
+        former = db.session.scalar(
+            select(User)
+            .join(AuditEvent, AuditEvent.actor_user_id == User.id)
+            .where(User.public_id == chosen, AuditEvent.tenant_id == g.tenant.id)
+            .limit(1)
+        )
         people += [former] if former is not None else []
     form.actor.choices = [
         SelectChoice("", _l("Anyone")),
