@@ -95,8 +95,11 @@ def test_the_inbox_follows_the_case_from_committee_to_committee(client, neoma):
     runner.take(case, "register_report", first, participants=[second])
     runner.take(case, "refer_to_pre_analysis", first)
     assert references(client.get("/t/neoma/staff/").get_data(as_text=True)) == [reference]
-    # and the unit that passed it on no longer has it
+    # the officers who passed it on keep it (they stay the reporter's contact), those of
+    # another campus never had it
     sign_in(client, first, tenant)
+    assert references(client.get("/t/neoma/staff/").get_data(as_text=True)) == [reference]
+    sign_in(client, people["reims"][0], tenant)
     assert references(client.get("/t/neoma/staff/").get_data(as_text=True)) == []
 
 
