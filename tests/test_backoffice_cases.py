@@ -2,15 +2,18 @@
 refusals that change nothing, consents, flags, places, notices, measures, notes, messages,
 evidence and the reporter's identity kept apart until the procedure allows it."""
 
+import io
 import re
 from dataclasses import dataclass
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from core.audit.models import AuditEvent
 from core.casefile.models import CaseNote, Hearing
-from core.cases.access import identity_gated, may_view_identity
+from core.casefile.operations import hearing_staff
+from core.cases.access import identity_gated, may_view_identity, visible_answers
 from core.cases.models import (
     Case,
     CaseConsent,
@@ -663,3 +666,88 @@ def test_the_wellness_centre_writes_the_support_plan_after_closure(
     with tenant_scope(neoma):
         notes = db.session.scalars(select(CaseNote.kind).where(CaseNote.case_id == case.id)).all()
     assert notes == ["support_plan"]
+
+
+def test_one_rule_for_the_answers_naming_the_victim_on_the_page_and_in_the_pdf(client, ciup, app):
+    tenant, runner, people = ciup
+    institution = runner.institution
+    case = named_case(
+        tenant, runner, answers=answers(implicated_house=NON_AFFILIATED, victim_name=REPORTER_NAME)
+    )
+    with tenant_scope(tenant):
+        report = db.session.scalar(select(Report).where(Report.case_id == case.id))
+        # before an investigation lifts anonymity, no one is shown the answer naming the victim
+        seen = visible_answers(report, people["listener"], case.case, institution)
+        assert "victim_name" not in seen and seen["victim_house"] == AFFILIATED
+    sign_in(client, people["listener"], tenant)
+    export = client.get(f"/t/ciup/staff/cases/{case.public_id}/export.pdf?lang=en")
+    assert export.status_code == 200
+    assert REPORTER_NAME not in " ".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(export.data)).pages
+    )
+
+    runner.take(
+        case.case,
+        "hold_exploratory_interview",
+        people["listener"],
+        participants=[people["specialist"]],
+    )
+    runner.take(case.case, "draft_statement_form", people["listener"])
+    runner.take(case.case, "validate_statement_form", "reporter")
+    runner.flag(case.case, "serious_facts", people["listener"])
+    runner.consent(case.case, "lift_anonymity")
+    team = [people["pool_director"], people["equalities"], people["expert"]]
+    runner.take(case.case, "open_investigation", people["listener_2"], members=team)
+    with tenant_scope(tenant):
+        report = db.session.scalar(select(Report).where(Report.case_id == case.id))
+        lifted = db.session.get(Case, case.id)
+        assert lifted.identity_revealed_at is not None
+        # those handling the case now may be shown it; the unit, no longer handling, may not
+        assert visible_answers(report, people["expert"], lifted, institution)["victim_name"] == (
+            REPORTER_NAME
+        )
+        assert "victim_name" not in visible_answers(report, people["listener"], lifted, institution)
+        # a witness reporting names the victim without naming themselves: never kept apart
+        witness = Report(reporter_relation="witness", form_data={"victim_name": "Someone"})
+        assert visible_answers(witness, people["listener"], lifted, institution) == {
+            "victim_name": "Someone"
+        }
+    # the case file's PDF follows the same rule as the page and the API
+    expert = app.test_client()
+    sign_in(expert, people["expert"], tenant)
+    export = expert.get(f"/t/ciup/staff/cases/{case.public_id}/export.pdf?lang=en")
+    assert export.status_code == 200
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(export.data)).pages)
+    assert REPORTER_NAME in " ".join(text.split())
+
+
+def test_pickers_list_only_the_members_who_could_serve_the_case(
+    client, make_tenant, make_member, case_runner
+):
+    neoma = make_tenant("neoma", enable=("neoma",))
+    runner = case_runner(neoma)
+    first = make_member(neoma, "angela_unit", role="officer", site="rouen", name="Rose Rouen")
+    second = make_member(neoma, "angela_unit", role="officer", site="rouen", name="Rémi Rouen")
+    reims = make_member(neoma, "angela_unit", role="officer", site="reims", name="Rita Reims")
+    case = handle(runner.submit(anonymous=False, answers={"campus": "rouen"}))
+    sign_in(client, first, neoma)
+    page = client.get(f"/t/neoma/staff/cases/{case.public_id}?lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert second.public_id in html and second.display_name in html
+    assert reims.public_id not in html and reims.display_name not in html
+    # a Reims officer chosen anyway (a forged form) is not among the choices: nothing changes
+    forged = client.post(
+        f"/t/neoma/staff/cases/{case.public_id}/steps/register_report",
+        data={
+            "register_report-csrf_token": tokens(page)["register_report-csrf_token"],
+            "register_report-participants": [reims.public_id],
+        },
+    )
+    assert forged.status_code == 303
+    assert state_of(neoma, case) == "received"
+
+    # nor may she be recorded as present at a hearing of this case
+    with tenant_scope(neoma):
+        present = hearing_staff(db.session.get(Case, case.id), runner.institution)
+    assert {u.id for u in present} == {first.id, second.id}

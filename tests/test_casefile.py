@@ -16,6 +16,7 @@ from core.casefile.operations import (
     change_hearing,
     create_hearing,
     latest_statement,
+    read_document,
     record_acknowledgement,
     record_hearing,
     record_summons,
@@ -411,7 +412,7 @@ def test_only_those_handling_the_case_write_it_and_only_while_the_unit_works_on_
 
     case = heard(tenant, runner, people)
     outsider = staff_client(app, make_staff(tenant, "someone@ciup.test", Role.AUDITOR), tenant)
-    assert outsider.get(f"/t/ciup/staff/cases/{public_id}/statement-form").status_code == 403
+    assert outsider.get(f"/t/ciup/staff/cases/{public_id}/statement-form").status_code == 404
     with tenant_scope(tenant):
         inst = Institution.of(app.extensions["cellule.plugins"], TenantInfo.of(tenant))
         from core.casefile.operations import save_statement_form
@@ -837,7 +838,7 @@ def test_the_case_file_for_the_decision_maker(app, investigation):
 
     # someone of the tenant with no need to know gets nothing
     delphine = staff_client(app, people["delegate"], tenant)
-    assert delphine.get(url).status_code == 403
+    assert delphine.get(url).status_code == 404
     with tenant_scope(tenant):
         assert db.session.scalar(select(func.count(CaseMeasure.id))) == 1
 
@@ -878,7 +879,7 @@ def test_neoma_has_no_statement_form_and_its_summons_says_its_own_rules(
         )
         db.session.commit()
         hearing_id = hearing.public_id
-    words = " ".join(pdf_pages(web.get(f"{base}/hearings/{hearing_id}/summons.pdf").data))
+    words = " ".join(pdf_pages(web.get(f"{base}/hearings/{hearing_id}/summons.pdf?lang=en").data))
     assert "You may not be assisted by another person, unless you are a minor." in words
     assert "Taking part is voluntary" in words
     assert "person of your choice" not in words
@@ -909,8 +910,158 @@ def test_another_tenants_cases_are_not_found(app, client, ciup, make_tenant, mak
     stranger = make_staff(other, "admin@other.test", Role.LISTENER, Role.ADMIN)
     web = staff_client(app, stranger, other)
     assert web.get(f"/t/other/staff/cases/{public_id}/{path}").status_code == 404
-    # and at home, only with a need to know
+    # and at home, only with a need to know: without it, the same answer as for no case
     auditor = staff_client(app, make_staff(tenant, "audit@ciup.test", Role.AUDITOR), tenant)
-    assert auditor.get(f"/t/ciup/staff/cases/{public_id}/{path}").status_code == 403
+    assert auditor.get(f"/t/ciup/staff/cases/{public_id}/{path}").status_code == 404
     owner = staff_client(app, people["listener"], tenant)
     assert owner.get(f"/t/ciup/staff/cases/{public_id}/{path}").status_code == 200
+
+
+def reporter_space(app, receipt: str):
+    reporter = app.test_client()
+    login = reporter.get("/t/ciup/space/login?lang=en")
+    reporter.post(
+        "/t/ciup/space/login?lang=en", data={"csrf_token": token(login.data), "receipt": receipt}
+    )
+    return reporter
+
+
+def test_a_version_sent_back_cannot_be_validated_by_any_path(app, client, ciup):
+    tenant, runner, people = ciup
+    receipt = report_through_the_portal(client)
+    case = heard(tenant, runner, people)
+    unit = staff_client(app, people["listener"], tenant)
+    write_statement(unit, case=case.public_id, action="submit", **answers())
+    reporter = reporter_space(app, receipt)
+    space = reporter.get("/t/ciup/space?lang=en")
+    sent_back = reporter.post(
+        "/t/ciup/space/statement-form/return?lang=en",
+        data={"csrf_token": token(space.data), "comment": "It was in April, not March."},
+    )
+    assert sent_back.status_code == 303
+
+    # nothing waits for the reporter: the space offers no validation, by any name
+    space = reporter.get("/t/ciup/space?lang=en")
+    text = space.get_data(as_text=True)
+    assert "/space/steps/validate_statement_form" not in text
+    assert "I have read my statement form and it is right" not in text
+    forced = reporter.post(
+        "/t/ciup/space/steps/validate_statement_form?lang=en",
+        data={"csrf_token": token(space.data)},
+    )
+    assert forced.status_code == 422
+    assert "There is no statement form waiting for you." in forced.get_data(as_text=True)
+    case = runner.refresh(case)
+    assert case.state == "statement_drafted"
+    [first] = versions(tenant, case)
+    assert first.returned_at is not None and first.validated_at is None
+    # nor through the engine itself
+    refusal = runner.refusal(case, "validate_statement_form", "reporter")
+    assert refusal.rule == "statement:not_pending"
+
+
+def test_only_validated_versions_are_passed_on_and_only_once_validated(app, client, ciup):
+    tenant, runner, people = ciup
+    receipt = report_through_the_portal(client, anonymous="no", full_name="Camille Roux")
+    case = heard(tenant, runner, people)
+    public_id = case.public_id
+    unit = staff_client(app, people["listener"], tenant)
+    write_statement(unit, case=public_id, action="submit", **answers())
+    with tenant_scope(tenant):
+        validate_statement_form(case, institution=runner.institution)
+        db.session.commit()
+    # a second version, given to the reporter, who has not answered yet
+    write_statement(
+        unit, case=public_id, action="submit", **answers(x_when_and_where="April, on the stairs")
+    )
+    runner.flag(case, "serious_facts", people["listener"])
+    team = [people["pool_director"], people["equalities"], people["expert"]]
+    runner.take(case, "open_investigation", people["listener_2"], members=team)
+    runner.consent(case, "share_statement_form")
+    share = "pass_statement_form_to_investigation"
+    assert runner.refusal(case, share, people["listener"]).rule == "statement:not_validated"
+
+    # the reporter sends it back: the version they validated is what is passed on
+    reporter = reporter_space(app, receipt)
+    space = reporter.get("/t/ciup/space?lang=en")
+    reporter.post(
+        "/t/ciup/space/statement-form/return?lang=en",
+        data={"csrf_token": token(space.data), "comment": "Not the stairs."},
+    )
+    runner.take(case, share, people["listener"])
+    emma = staff_client(app, people["equalities"], tenant)
+    base = f"/t/ciup/staff/cases/{public_id}"
+    page = emma.get(f"{base}/statement-form?lang=en").get_data(as_text=True)
+    assert "March, evenings" in page and "April, on the stairs" not in page
+    assert emma.get(f"{base}/statement-form/1?lang=en").status_code == 200
+    assert emma.get(f"{base}/statement-form/2?lang=en").status_code == 404
+    assert emma.get(f"{base}/statement-form/2/pdf?lang=en").status_code == 404
+    words = " ".join(pdf_pages(emma.get(f"{base}/export.pdf?lang=en").data))
+    assert "March, evenings" in words and "April, on the stairs" not in words
+    # the unit that writes it still reads every version
+    assert "April, on the stairs" in unit.get(f"{base}/statement-form/2?lang=en").get_data(
+        as_text=True
+    )
+
+
+def test_those_who_only_look_on_read_no_transcript_document_or_case_file(app, investigation):
+    tenant, runner, people, case = investigation
+    public_id = runner.refresh(case).public_id
+    inst = runner.institution
+    with tenant_scope(tenant):
+        hearing = create_hearing(
+            case,
+            actor=people["expert"],
+            institution=inst,
+            person_kind="victim",
+            person_name="Camille Roux",
+            scheduled_at=utcnow(),
+            place="Room 3",
+        )
+        record_hearing(
+            hearing,
+            actor=people["expert"],
+            institution=inst,
+            held_at=utcnow(),
+            staff=[people["expert"]],
+            others=[],
+            assistance=None,
+            transcript="She said the knocking started in April.",
+        )
+        document = add_document(
+            case,
+            "screenshot-notes.txt",
+            b"notes",
+            actor=people["expert"],
+            institution=inst,
+            provided_by="Camille Roux",
+            agreed_in_writing=True,
+        )
+        db.session.commit()
+        hearing_id, document_id = hearing.public_id, document.public_id
+    base = f"/t/ciup/staff/cases/{public_id}"
+    pages = [f"hearings/{hearing_id}", f"documents/{document_id}", "export.pdf"]
+
+    # the listening unit looks on during the investigation: it sees the case and its stage
+    louise = staff_client(app, people["listener"], tenant)
+    assert louise.get(f"/t/ciup/staff/cases/{public_id}?lang=en").status_code == 200
+    overview = louise.get(f"{base}/file?lang=en")
+    assert overview.status_code == 200 and "export.pdf" not in overview.get_data(as_text=True)
+    for page in pages:
+        answer = louise.get(f"{base}/{page}?lang=en")
+        assert answer.status_code == 403, page
+        assert b"knocking" not in answer.data and answer.data != b"notes"
+    with tenant_scope(tenant):
+        found = db.session.scalar(select(CaseDocument).where(CaseDocument.id == document.id))
+        with pytest.raises(ProcedureRefusal) as refused:
+            read_document(found, actor=people["listener"], institution=inst)
+        assert refused.value.rule == "role"
+    assert not [d for _, d in audit_actions(tenant, "document.downloaded")]
+
+    # the team that investigates reads them all
+    xavier = staff_client(app, people["expert"], tenant)
+    assert "knocking started in April" in xavier.get(f"{base}/{pages[0]}?lang=en").get_data(
+        as_text=True
+    )
+    assert xavier.get(f"{base}/{pages[1]}").data == b"notes"
+    assert xavier.get(f"{base}/{pages[2]}").status_code == 200

@@ -19,8 +19,10 @@ from core.casefile.models import CaseDocument, Hearing, StatementForm
 from core.cases.access import may_see_case
 from core.cases.models import Case, CaseMember, CaseNotice
 from core.cases.operations import (
+    HANDLING_COMMITTEE,
     REPORTER,
     ProcedureRefusal,
+    facts_of,
     may_act_as,
     may_handle,
     plugin_translator,
@@ -131,6 +133,16 @@ def may_write_statement(user: User, case: Case, institution: Institution) -> boo
     return may_see_case(user, case, institution) and may_handle(user, case, institution)
 
 
+def writes_statement(user: User, case: Case, institution: Institution) -> bool:
+    """Whether `user` is among those who write the statement form (the roles of the submit
+    step)."""
+    definition = statement_definition(institution)
+    submit = institution.procedure.transitions[definition["submit_transition"]]
+    return any(
+        may_act_as(user, role, case, institution) for role in submit["roles"] if role != REPORTER
+    )
+
+
 def may_read_statement(user: User, case: Case, institution: Institution) -> bool:
     """Whether `user` may read the case's statement form: those who write it (the roles of
     the submit step) whenever they see the case; anyone else who sees it once the form was
@@ -141,10 +153,21 @@ def may_read_statement(user: User, case: Case, institution: Institution) -> bool
     share = definition["share_transition"]
     if share is None or share in taken_transitions(case):
         return True
-    submit = institution.procedure.transitions[definition["submit_transition"]]
-    return any(
-        may_act_as(user, role, case, institution) for role in submit["roles"] if role != REPORTER
-    )
+    return writes_statement(user, case, institution)
+
+
+def readable_statement_versions(
+    user: User, case: Case, institution: Institution
+) -> list[StatementForm]:
+    """The versions of the statement form `user` may read, oldest first: every version for
+    those who write it; only the versions the reporter validated for anyone else (a draft,
+    or a version the reporter has not validated or sent back, stays with the unit)."""
+    if not may_read_statement(user, case, institution):
+        return []
+    versions = statement_versions(case)
+    if writes_statement(user, case, institution):
+        return versions
+    return [version for version in versions if statement_status(version) == "validated"]
 
 
 def statement_editable(case: Case, institution: Institution) -> bool:
@@ -372,21 +395,27 @@ def may_investigate(user: User, case: Case, institution: Institution) -> bool:
     return any(may_act_as(user, key, case, institution) for key in composed_committees(case))
 
 
-def hearing_staff(case: Case) -> list[User]:
+def hearing_staff(case: Case, institution: Institution) -> list[User]:
     """The staff who may be recorded as present at a hearing: those who sat on the case and
-    the members of the committee that has it."""
+    the members of the committee that has it who serve this case (never a member whose
+    seat is for another site)."""
     sat = select(CaseMember.user_id).where(
         CaseMember.case_id == case.id, CaseMember.released_at.is_(None)
     )
     ids = set(db.session.scalars(sat))
     if case.committee_id is not None:
-        ids |= set(
-            db.session.scalars(
-                select(CommitteeMember.user_id).where(
-                    CommitteeMember.committee_id == case.committee_id
-                )
-            )
+        members = db.session.scalars(
+            select(User)
+            .join(CommitteeMember, CommitteeMember.user_id == User.id)
+            .where(CommitteeMember.committee_id == case.committee_id)
+            .distinct()
         )
+        facts = facts_of(case, institution)
+        ids |= {
+            user.id
+            for user in members
+            if user.id not in ids and may_act_as(user, HANDLING_COMMITTEE, case, institution, facts)
+        }
     if not ids:
         return []
     return list(
@@ -534,7 +563,7 @@ def record_hearing(
     committee, and others by name), who assisted the person, and the literal transcript."""
     case = db.session.get(Case, hearing.case_id)
     _check_changeable(hearing, case, actor, institution)
-    allowed = {user.id for user in hearing_staff(case)}
+    allowed = {user.id for user in hearing_staff(case, institution)}
     if any(user.id not in allowed for user in staff):
         raise ProcedureRefusal(
             "attendees",
@@ -662,10 +691,17 @@ def add_document(
 
 
 def read_document(document: CaseDocument, *, actor: User, institution: Institution) -> CaseDocument:
-    """A document for someone who may see its case; the download is audited."""
+    """A document for someone who may add documents to its case (`may_investigate`), not
+    for those who only look on; the download is audited."""
     case = db.session.get(Case, document.case_id)
-    if not may_see_case(actor, case, institution):
-        raise ProcedureRefusal("role", N_("You do not have access to this case."))
+    if not may_investigate(actor, case, institution):
+        raise ProcedureRefusal(
+            "role",
+            N_(
+                "Only the people handling this case, or the committee composed for it, "
+                "read its documents."
+            ),
+        )
     _audit(case, actor, "document.downloaded", {"document": document.public_id})
     return document
 

@@ -43,7 +43,7 @@ from core.casefile.forms import (
 )
 from core.casefile.models import CaseDocument, CaseNote, Hearing
 from core.casefile.pdf import render_pdf
-from core.cases.access import may_see_case
+from core.cases.access import may_see_case, visible_answers
 from core.cases.models import Case, CaseEvent, CaseMeasure
 from core.cases.operations import ProcedureRefusal
 from core.extensions import db
@@ -124,6 +124,8 @@ def _helpers():
         "day": day,
         "person_kind_label": ops.person_kind_label,
         "has_statement_form": lambda: institution().statement_form is not None,
+        # transcripts, documents and the whole file are for those who may write them
+        "reads_case_file": lambda case: ops.may_investigate(g.staff, case, institution()),
     }
 
 
@@ -131,13 +133,11 @@ def _helpers():
 
 
 def _case(public_id: str) -> Case:
-    """The case, for staff who may see it: 404 if unknown here (another tenant's cases are
-    not found), 403 without a need to know."""
+    """The case, for staff who may see it; 404 otherwise, whether it does not exist here or
+    they have no need to know it, so a page never tells whether a reference exists."""
     case = db.session.scalar(select(Case).where(Case.public_id == public_id))
-    if case is None:
+    if case is None or not may_see_case(g.staff, case, institution()):
         abort(404)
-    if not may_see_case(g.staff, case, institution()):
-        abort(403)
     return case
 
 
@@ -203,7 +203,8 @@ def overview(public_id: str):
     inst = institution()
     definition = localized("statement_form")
     reads_statement = definition is not None and ops.may_read_statement(g.staff, case, inst)
-    latest = ops.latest_statement(case) if reads_statement else None
+    readable = ops.readable_statement_versions(g.staff, case, inst) if reads_statement else []
+    latest = readable[-1] if readable else None
     _viewed(case, "overview")
     response = render_template(
         "casefile/overview.html",
@@ -252,7 +253,7 @@ def statement_forms(public_id: str, version: int | None):
     definition = _definition()
     inst = institution()
     _statement_reader(case)
-    versions = ops.statement_versions(case)
+    versions = ops.readable_statement_versions(g.staff, case, inst)
     latest = versions[-1] if versions else None
     shown = latest
     if version is not None:
@@ -334,7 +335,8 @@ def statement_form_pdf(public_id: str, version: int):
     case = _case(public_id)
     definition = _definition()
     _statement_reader(case)
-    form = next((v for v in ops.statement_versions(case) if v.version == version), None)
+    readable = ops.readable_statement_versions(g.staff, case, institution())
+    form = next((v for v in readable if v.version == version), None)
     if form is None:
         abort(404)
     data = render_pdf(
@@ -425,7 +427,9 @@ def hearings(public_id: str):
 
 
 def _staff_choices(case: Case) -> list[SelectChoice]:
-    return [SelectChoice(u.public_id, u.display_name) for u in ops.hearing_staff(case)]
+    return [
+        SelectChoice(u.public_id, u.display_name) for u in ops.hearing_staff(case, institution())
+    ]
 
 
 def _hearing_page(case: Case, hearing: Hearing, status: int = 200, **forms):
@@ -482,6 +486,7 @@ def _hearing_page(case: Case, hearing: Hearing, status: int = 200, **forms):
 def hearing(public_id: str, hearing_id: str):
     case = _case(public_id)
     found = _hearing(case, hearing_id)
+    _investigator(case)  # what people said at a hearing is for those who record hearings
     _viewed(case, "hearing", hearing=found.public_id)
     response = _hearing_page(case, found)
     db.session.commit()
@@ -701,6 +706,7 @@ def document(public_id: str, document_id: str):
     )
     if found is None:
         abort(404)
+    _investigator(case)
     ops.read_document(found, actor=g.staff, institution=institution())
     db.session.commit()
     return send_file(
@@ -721,8 +727,10 @@ def document(public_id: str, document_id: str):
 @staff_required()
 def case_file_pdf(public_id: str):
     """The whole case file as one PDF: reports, statement forms, hearings with their
-    transcripts, documents (listed), measures, notes and the timeline."""
+    transcripts, documents (listed), measures, notes and the timeline; for those who may
+    write the file, not for those who only look on."""
     case = _case(public_id)
+    _investigator(case)
     inst = institution()
     definition = localized("statement_form")
     reads_statement = definition is not None and ops.may_read_statement(g.staff, case, inst)
@@ -749,12 +757,12 @@ def case_file_pdf(public_id: str):
         state={s["key"]: s["label"] for s in localized("procedure")["states"]}.get(
             case.state, case.state
         ),
-        reports=[(r, _answers(r)) for r in reports],
+        reports=[(r, _answers(r, case, inst)) for r in reports],
         categories={c["key"]: c["label"] for c in localized("institution_profile")["categories"]},
         evidence=evidence,
         definition=definition,
         reads_statement=reads_statement,
-        forms=ops.statement_versions(case) if reads_statement else [],
+        forms=ops.readable_statement_versions(g.staff, case, inst) if reads_statement else [],
         status_of=ops.statement_status,
         choices=choice_labels(definition) if definition else {},
         hearings=[(h, *ops.attendee_names(h)) for h in hearings],
@@ -769,11 +777,11 @@ def case_file_pdf(public_id: str):
     return _pdf(data, f"case-file-{case.reference}.pdf")
 
 
-def _answers(report: Report) -> list[tuple[str, str]]:
+def _answers(report: Report, case: Case, inst: Institution) -> list[tuple[str, str]]:
     """The report's answers to the form's own fields, labelled in the reader's language.
 
     A victim reporting is identified by the answers naming the victim: those are kept apart
-    with the identity, as on the case page, and never exported."""
+    with the identity, by the same rule as on the case page (`visible_answers`)."""
     fields = {f["key"]: f for f in localized("report_form")}
     sites = {s["key"]: s["name"] for s in localized("institution_profile")["sites"]}
     core = {
@@ -783,12 +791,12 @@ def _answers(report: Report) -> list[tuple[str, str]]:
         "core_witnesses": _("Did anyone else see it?"),
     }
     answers = []
-    for key, value in (report.form_data or {}).items():
+    for key, value in visible_answers(report, g.staff, case, inst).items():
         if key in core:
             answers.append((core[key], str(value)))
             continue
         field = fields.get(key)
-        if field is None or _identifies_reporter(field, report):
+        if field is None:
             continue
         choices = {c["value"]: c["label"] for c in field["choices"]}
         if field["type"] == "site":
@@ -801,14 +809,6 @@ def _answers(report: Report) -> list[tuple[str, str]]:
             value = choices.get(value, value)
         answers.append((field["label"], str(value)))
     return answers
-
-
-def _identifies_reporter(field: dict, report: Report) -> bool:
-    return (
-        field["type"] == "person"
-        and field["role"] == "victim"
-        and report.reporter_relation == "victim"
-    )
 
 
 def _measures(case: Case, inst: Institution) -> list[dict]:

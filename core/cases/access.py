@@ -100,3 +100,32 @@ def may_record_flag(user: User, case: Case, key: str, value: bool, institution) 
     if who:
         return any(may_act_as(user, role, case, institution) for role in who)
     return may_handle(user, case, institution)
+
+
+def identifies_reporter(field: dict, report) -> bool:
+    """Whether an answer to `field` names the person reporting: the victim's name, when the
+    victim reports."""
+    return (
+        field["type"] == "person"
+        and field.get("role") == "victim"
+        and report.reporter_relation == "victim"
+    )
+
+
+def visible_answers(
+    report, user: User, case: Case, institution: Institution, *, shown: bool = True
+) -> dict:
+    """The answers of `report` that `user` may read, keyed like ``report.form_data``.
+
+    When the victim reports, the answers naming the victim identify them: they are kept
+    apart with the identity until `user` may be shown it (`may_view_identity`: those who
+    handle the case, once the procedure has lifted anonymity where it does so). `shown`
+    False keeps them apart even then (a page that shows the identity only when asked).
+    """
+    answers = dict(report.form_data or {})
+    identifying = [f["key"] for f in institution.form if identifies_reporter(f, report)]
+    if not any(key in answers for key in identifying):
+        return answers
+    if shown and may_view_identity(user, case, institution):
+        return answers
+    return {key: value for key, value in answers.items() if key not in identifying}

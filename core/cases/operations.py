@@ -16,7 +16,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from core.audit.operations import record_event
-from core.casefile.models import CaseNote
+from core.casefile.models import CaseNote, StatementForm
 from core.cases.models import (
     Case,
     CaseConsent,
@@ -31,7 +31,7 @@ from core.cases.reminders import reminder_time
 from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
 from core.identity.models import Role, User
-from core.identity.operations import roles_of
+from core.identity.operations import roles_of, seats_count
 from core.jobs import enqueue_after_commit
 from core.plugins.i18n import plugin_gettext
 from core.procedure.conditions import Facts, holds
@@ -133,6 +133,10 @@ def committee_by_key(tenant_id: int, key: str) -> Committee:
 
 
 def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
+    """`user`'s seats on `committee`; none while she acts through an API token whose role
+    does not handle cases (`core.identity.operations.seats_count`)."""
+    if not seats_count(user):
+        return []
     return list(
         db.session.scalars(
             select(CommitteeMember).where(
@@ -307,6 +311,7 @@ def check_transition(
                 step=transition["label"],
                 party=PARTY_NAMES[party],
             )
+    _check_statement_form(case, key, institution)
     if transition["to"] and procedure.is_final(transition["to"]):
         for obligation in pending_obligations(case, institution, facts):
             raise ProcedureRefusal(
@@ -316,6 +321,41 @@ def check_transition(
                 obligation=obligation["label"],
             )
     return transition
+
+
+def _check_statement_form(case: Case, key: str, institution: Institution) -> None:
+    """The statement form's steps follow its versions (the ``statement_form`` hook's step
+    names): the reporter validates only a version given to them and not yet answered, and
+    the form is passed on only once the reporter validated it and no newer version is being
+    written or read. A case with no version on record is left to the procedure alone."""
+    definition = institution.statement_form
+    if definition is None or key not in (
+        definition["validate_transition"],
+        definition["share_transition"],
+    ):
+        return
+    versions = list(
+        db.session.scalars(
+            select(StatementForm)
+            .where(StatementForm.case_id == case.id)
+            .order_by(StatementForm.version)
+        )
+    )
+    if not versions:
+        return
+    latest = versions[-1]
+    answered = latest.validated_at is not None or latest.returned_at is not None
+    if key == definition["validate_transition"]:
+        if latest.submitted_at is None or answered:
+            raise ProcedureRefusal(
+                "statement:not_pending", N_("There is no statement form waiting to be validated.")
+            )
+        return
+    if not answered or not any(v.validated_at is not None for v in versions):
+        raise ProcedureRefusal(
+            "statement:not_validated",
+            N_("The statement form is passed on only once the reporter has validated it."),
+        )
 
 
 def available_transitions(case: Case, actor, institution: Institution) -> list[tuple[dict, str]]:

@@ -29,7 +29,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from core.cases.access import may_record_flag, may_see_case, may_view_identity
+from core.cases.access import (
+    may_record_flag,
+    may_see_case,
+    may_view_identity,
+    visible_answers,
+)
 from core.cases.forms import (
     ActionForm,
     ConsentForm,
@@ -63,6 +68,7 @@ from core.cases.operations import (
     set_party_site,
     take_transition,
 )
+from core.cases.operations import _seat_covers as seat_covers
 from core.cases.timeline import NOTE_KIND_LABELS, Words, case_timeline
 from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
@@ -284,22 +290,15 @@ def _report_view(report: Report, inst: Institution, words: Words, with_identity:
     """A report as staff read it: the narrative and answers, decrypted, in the form's order.
 
     When the person reporting is the victim, the answers naming the victim identify them:
-    they are kept apart with the identity."""
-    answers = report.form_data or {}
-    rows, withheld = [], False
+    they are kept apart with the identity (`visible_answers`), and shown only with it."""
+    case = db.session.get(Case, report.case_id)
+    answers = visible_answers(report, g.staff, case, inst, shown=with_identity)
+    withheld = any(key not in answers for key in report.form_data or {})
+    rows = []
     for field in inst.form:
         if field["key"] not in answers:
             continue
-        value = answers[field["key"]]
-        identifies = (
-            field["type"] == "person"
-            and field["role"] == "victim"
-            and report.reporter_relation == "victim"
-        )
-        if identifies and not with_identity:
-            withheld = True
-            continue
-        rows.append((words.t(field["label"]), _answer_text(field, value, words)))
+        rows.append((words.t(field["label"]), _answer_text(field, answers[field["key"]], words)))
     for key, label in CORE_ANSWERS.items():
         if answers.get(key):
             rows.append((_(label), str(answers[key])))
@@ -339,19 +338,27 @@ def _answer_text(field: dict, value, words: Words) -> str:
 # -- what the member may do now ---------------------------------------------------------------
 
 
-def _members_of(committee_key: str, inst: Institution, words: Words, *, besides=None):
-    """(public id, label) of every member of a committee, for a picker."""
+def _members_of(committee_key: str, case: Case, inst: Institution, words: Words, *, besides=None):
+    """(public id, label) of the members of a committee who could serve `case` (their seats
+    cover its site, and no rule of the committee keeps them out), for a picker: no one
+    else's name is shown."""
     rows = db.session.execute(
-        select(User, CommitteeMember.role_key, CommitteeMember.site_key)
+        select(User, CommitteeMember, Committee)
         .join(CommitteeMember, CommitteeMember.user_id == User.id)
         .join(Committee, Committee.id == CommitteeMember.committee_id)
         .where(Committee.tenant_id == inst.info.id, Committee.key == committee_key)
         .order_by(User.display_name, User.id)
     ).all()
+    declared = inst.committees.get(committee_key, {})
     choices = []
-    for member, role_key, site_key in rows:
+    for member, seat, committee in rows:
         if besides is not None and member.id == besides.id:
             continue
+        # a seat for another site is not offered; a conflict of interest is, so that
+        # choosing that person is refused with the rule it breaks
+        if not seat_covers(case, committee, seat, declared):
+            continue
+        role_key, site_key = seat.role_key, seat.site_key
         about = [words.committee_role(committee_key, role_key)]
         if site_key:
             about.append(words.site(site_key))
@@ -376,14 +383,16 @@ def _measure_choices(transition: dict, inst: Institution, words: Words):
     return choices
 
 
-def _step_form(transition: dict, inst: Institution, words: Words, formdata=None) -> StepForm:
+def _step_form(
+    transition: dict, case: Case, inst: Institution, words: Words, formdata=None
+) -> StepForm:
     form = StepForm(prefix=transition["key"], formdata=formdata)
     if transition["participants"]:
         form.participants.choices = _members_of(
-            transition["participants"]["committee"], inst, words, besides=g.staff
+            transition["participants"]["committee"], case, inst, words, besides=g.staff
         )
     if transition["compose"]:
-        form.members.choices = _members_of(transition["compose"], inst, words)
+        form.members.choices = _members_of(transition["compose"], case, inst, words)
     if transition["measures"]:
         form.measures.choices = _measure_choices(transition, inst, words)
     return form
@@ -402,7 +411,7 @@ def _steps(case: Case, inst: Institution, words: Words) -> dict:
                 "key": key,
                 "label": words.transition(key),
                 "description": words.transition_description(key),
-                "form": _step_form(transition, inst, words, formdata=None),
+                "form": _step_form(transition, case, inst, words, formdata=None),
                 "participants": bool(needed),
                 "participants_min": (needed or {}).get("min", 0),
                 "participants_committee": words.committee(needed["committee"]) if needed else "",
@@ -620,7 +629,7 @@ def take_step(public_id: str, key: str):
     transition = inst.procedure.transitions.get(key)
     if transition is None:
         abort(404)
-    form = _step_form(transition, inst, words, formdata=request.form)
+    form = _step_form(transition, case, inst, words, formdata=request.form)
     if not form.validate_on_submit():
         return _refused(public_id, _unreadable_form())
     try:

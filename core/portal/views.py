@@ -28,7 +28,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.casefile.forms import ReturnStatementForm
 from core.casefile.operations import (
-    pending_statement,
     return_statement_form,
     statement_status,
     statement_versions,
@@ -330,12 +329,15 @@ def _space_context(case: Case) -> dict:
     ]
     labels = {t["key"]: t for t in procedure["transitions"]}
     statement = _statement_for_reporter(case)
-    if statement and statement["status"] == "submitted":
-        # the validation step is offered beside the form it validates (the statement section)
-        validate = statement["definition"]["validate_transition"]
+    definition = institution().statement_form
+    if definition is not None:
+        # the validation step validates a version: it is offered only beside the version
+        # waiting for the reporter (the statement section), never as a step of its own
+        validate = definition["validate_transition"]
         reporter_steps = [t for t in reporter_steps if t["key"] != validate]
-        step = labels.get(validate, {})
-        statement["validate_label"] = step.get("reporter_label") or step.get("label")
+        if statement and statement["status"] == "submitted":
+            step = labels.get(validate, {})
+            statement["validate_label"] = step.get("reporter_label") or step.get("label")
     return {
         "case": case,
         "report": report,
@@ -489,8 +491,8 @@ def space_step(key: str):
     if not ActionForm().validate_on_submit():
         abort(400)
     statement = institution().statement_form
-    if statement and key == statement["validate_transition"] and pending_statement(case):
-        return _validate_statement(case)
+    if statement and key == statement["validate_transition"]:
+        return _validate_statement(case)  # which refuses when no version waits for them
     try:
         take_transition(case, key, actor=REPORTER, institution=institution())
     except ProcedureRefusal as refusal:
