@@ -4,9 +4,11 @@ pagination, messages, transitions, deadlines, and the OpenAPI document real answ
 
 import hashlib
 import re
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pyotp
 import pytest
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
@@ -22,6 +24,7 @@ from core.api.operations import create_token
 from core.audit.models import AuditEvent
 from core.cases.models import Case, CaseEvent, Message
 from core.extensions import db
+from core.identity import security
 from core.identity.models import Membership, Role
 from core.mail.models import OutboundMail
 from core.reports.models import Report, ReporterIdentity
@@ -252,15 +255,58 @@ def test_a_token_acts_with_its_role_alone(client, make_tenant, make_member, case
     as_admin = new_token(poly, head, Role.ADMIN)
     path = f"/cases/{case.public_id}/messages"
 
-    # her seat counts with either token: she sees the case
+    # her seat counts with a token whose role handles cases: she sees the case
     assert call(client, poly, as_listener, "GET", f"/cases/{case.public_id}").status_code == 200
-    # but writing to the reporter is for those handling it, which only her admin role gives
+    # but writing to the reporter is for those handling it, which her listener role is not
     refused = call(client, poly, as_listener, "POST", path, json={"body": "Hello"})
     assert refused.status_code == 403
     assert refused.json["error"]["code"] == "forbidden"
+    # an admin token is no way round it: admins do not see cases, and her seat does not
+    # lift the token above its role
+    assert call(client, poly, as_admin, "POST", path, json={"body": "Hello"}).status_code == 404
     assert count(poly, Message) == 0
-    assert call(client, poly, as_admin, "POST", path, json={"body": "Hello"}).status_code == 201
-    assert count(poly, Message) == 1
+
+
+@pytest.mark.parametrize("bounded", [Role.AUDITOR, Role.ADMIN])
+def test_a_seat_gives_no_standing_to_a_token_whose_role_does_not_handle_cases(
+    client, neoma, make_member, bounded
+):
+    """The token's role is an upper bound: an officer who is also an auditor (or an admin)
+    reads her unit's cases with a listener token, never with an auditor or admin one."""
+    case = case_at(neoma)
+    officer = make_member(
+        neoma.tenant, "angela_unit", role="officer", site="rouen", roles=(Role.LISTENER, bounded)
+    )
+    handling = new_token(neoma.tenant, officer, Role.LISTENER)
+    limited = new_token(neoma.tenant, officer, bounded, name="dashboard")
+
+    assert [
+        i["id"] for i in call(client, neoma.tenant, handling, "GET", "/cases").json["items"]
+    ] == [case.public_id]
+    assert call(client, neoma.tenant, limited, "GET", "/cases").json["items"] == []
+    for part in ("", "/reports", "/messages", "/deadlines", "/transitions"):
+        path = f"/cases/{case.public_id}{part}"
+        assert call(client, neoma.tenant, limited, "GET", path).status_code == 404, part
+        assert call(client, neoma.tenant, handling, "GET", path).status_code == 200, part
+    assert call(client, neoma.tenant, limited, "GET", "/deadlines").json["items"] == []
+    step = call(
+        client,
+        neoma.tenant,
+        limited,
+        "POST",
+        f"/cases/{case.public_id}/transitions",
+        json={"transition": "register_report", "participants": [neoma.rouen[0].public_id]},
+    )
+    assert step.status_code == 404
+    with tenant_scope(neoma.tenant):
+        assert db.session.get(Case, case.id, populate_existing=True).state == "received"
+    # a committee member's token keeps her seats, as in the back office
+    member = make_member(
+        neoma.tenant, "angela_unit", site="rouen", roles=(Role.COMMITTEE_MEMBER, bounded)
+    )
+    seated = new_token(neoma.tenant, member, Role.COMMITTEE_MEMBER)
+    answer = call(client, neoma.tenant, seated, "GET", f"/cases/{case.public_id}")
+    assert answer.status_code == 200
 
 
 def test_tokens_from_the_command_line(client, runner, neoma):
@@ -280,7 +326,11 @@ def test_tokens_from_the_command_line(client, runner, neoma):
         ]
     )
     assert made.exit_code == 0, made.output
-    secret = next(line for line in made.output.splitlines() if line.startswith("cel_"))
+    # the operator is told, on its own line, that the token acts as that person
+    [warning] = [line for line in made.stderr.splitlines() if line.startswith("Warning")]
+    assert f"acts as {officer.email}" in warning
+    secret = next(line for line in made.stdout.splitlines() if line.startswith("cel_"))
+    assert secret not in made.stderr
     assert call(client, neoma.tenant, secret, "GET", "/cases").status_code == 200
     listed = runner.invoke(args=["api", "list-tokens", "--tenant", "neoma"])
     assert "nightly export" in listed.output and officer.email in listed.output
@@ -308,64 +358,153 @@ def test_tokens_from_the_command_line(client, runner, neoma):
     assert count(neoma.tenant, ApiToken) == 1
 
 
-def test_the_admin_makes_shows_once_and_revokes_tokens(app, client, neoma, make_staff):
-    admin = make_staff(neoma.tenant, "admin@neoma.test", Role.ADMIN)
+def enrol(user, tenant) -> pyotp.TOTP:
+    """Give `user` a confirmed authenticator app (its current step used up)."""
+    with tenant_scope(tenant):
+        secret = security.begin_enrolment(user)
+        totp = pyotp.TOTP(secret)
+        assert security.confirm_enrolment(user, totp.now(), tenant) is not None
+        db.session.commit()
+    return totp
+
+
+def fresh_code(totp: pyotp.TOTP, steps: int = 1) -> str:
+    """A code of a step after the one last used, still inside the accepted window."""
+    return totp.at(time.time() + steps * security.TOTP_STEP_SECONDS)
+
+
+def test_staff_make_their_own_token_with_a_fresh_code_and_see_it_once(app, client, neoma):
     officer = neoma.rouen[0]
+    totp = enrol(officer, neoma.tenant)
     browser = app.test_client()
-    sign_in(browser, admin, neoma.tenant)
+    sign_in(browser, officer, neoma.tenant)
     page = browser.get("/t/neoma/staff/api-tokens?lang=en")
-    assert page.status_code == 200
-    assert f'value="{officer.public_id}:listener"'.encode() in page.data
+    assert page.status_code == 200  # any staff member, not only admins
+    assert b'value="listener"' in page.data and b'value="admin"' not in page.data
+    form = {"csrf_token": csrf_in(page.data), "role": "listener", "name": "my sync"}
+
     nameless = browser.post(
-        "/t/neoma/staff/api-tokens?lang=en",
-        data={"csrf_token": csrf_in(page.data), "holder": f"{officer.public_id}:listener"},
+        "/t/neoma/staff/api-tokens?lang=en", data={**form, "name": "", "code": fresh_code(totp)}
     )
     assert nameless.status_code == 422
     assert b"Please give the token a name" in nameless.data
+    codeless = browser.post("/t/neoma/staff/api-tokens?lang=en", data=form)
+    assert codeless.status_code == 422 and b"Please type the code" in codeless.data
+    wrong = browser.post("/t/neoma/staff/api-tokens?lang=en", data={**form, "code": "000000"})
+    assert wrong.status_code == 422 and b"This code is not right" in wrong.data
+    assert count(neoma.tenant, ApiToken) == 0
+    [failed] = audit_events(neoma.tenant, "staff.sign_in_failed")
+    assert failed.details == {"step": "second_factor"}
+
+    code = fresh_code(totp)
+    made = browser.post("/t/neoma/staff/api-tokens?lang=en", data={**form, "code": code})
+    assert made.status_code == 200
+    assert made.headers["Cache-Control"].startswith("no-store")
+    secret = re.search(rb"<code>(cel_[A-Za-z0-9_-]+)</code>", made.data).group(1).decode()
+    assert b"It acts as you" in made.data
+    assert call(client, neoma.tenant, secret, "GET", "/cases").status_code == 200
+    # the same code does not make a second token
+    replayed = browser.post("/t/neoma/staff/api-tokens?lang=en", data={**form, "code": code})
+    assert replayed.status_code == 422 and count(neoma.tenant, ApiToken) == 1
+    again = browser.get("/t/neoma/staff/api-tokens?lang=en")
+    assert secret.encode() not in again.data  # shown once
+    assert b"my sync" in again.data
+    [created] = audit_events(neoma.tenant, "api_token.created")
+    assert created.actor_user_id == officer.id
+    assert created.details == {"user": officer.public_id, "role": "listener"}
+
+    # she revokes it herself
+    with tenant_scope(neoma.tenant):
+        token_id = db.session.scalar(select(ApiToken.public_id))
+    revoked = browser.post(
+        f"/t/neoma/staff/api-tokens/{token_id}/revoke", data={"csrf_token": csrf_in(again.data)}
+    )
+    assert revoked.status_code == 303
+    assert call(client, neoma.tenant, secret, "GET", "/cases").status_code == 401
+    assert audit_events(neoma.tenant, "api_token.revoked")[0].actor_user_id == officer.id
+
+
+def test_an_admin_cannot_make_a_token_for_someone_else_but_lists_and_revokes_them(
+    app, client, neoma, make_staff
+):
+    admin = make_staff(neoma.tenant, "admin@neoma.test", Role.ADMIN)
+    officer, colleague = neoma.rouen
+    totp = enrol(admin, neoma.tenant)
+
+    # the operation refuses to make a token for another person, whoever asks
+    with tenant_scope(neoma.tenant), pytest.raises(api_operations.ApiTokenError) as refused:
+        create_token(neoma.tenant.id, officer, Role.LISTENER, "as her", actor=admin)
+    assert refused.value.code == "holder"
+    db.session.rollback()
     assert count(neoma.tenant, ApiToken) == 0
 
-    made = browser.post(
+    # nor does the page: it offers the admin her own roles only, and a holder slipped
+    # into the form changes nothing
+    browser = app.test_client()
+    sign_in(browser, admin, neoma.tenant)
+    page = browser.get("/t/neoma/staff/api-tokens?lang=en")
+    assert officer.public_id.encode() not in page.data
+    forged = browser.post(
         "/t/neoma/staff/api-tokens?lang=en",
         data={
             "csrf_token": csrf_in(page.data),
             "holder": f"{officer.public_id}:listener",
+            "role": "listener",
             "name": "student records sync",
+            "code": fresh_code(totp),
         },
     )
-    assert made.status_code == 200
-    assert made.headers["Cache-Control"].startswith("no-store")
-    secret = re.search(rb"<code>(cel_[A-Za-z0-9_-]+)</code>", made.data).group(1).decode()
-    assert call(client, neoma.tenant, secret, "GET", "/cases").status_code == 200
-    again = browser.get("/t/neoma/staff/api-tokens?lang=en")
-    assert secret.encode() not in again.data  # shown once
-    assert b"student records sync" in again.data
-    [created] = audit_events(neoma.tenant, "api_token.created")
-    assert created.actor_user_id == admin.id
+    assert forged.status_code == 422
+    assert count(neoma.tenant, ApiToken) == 0
 
+    # the officer's own token: the admin sees it listed, never its secret, and revokes it
+    secret = new_token(neoma.tenant, officer, name="her own sync")
+    other = new_token(neoma.tenant, colleague, name="colleague's sync")
+    listed = browser.get("/t/neoma/staff/api-tokens?lang=en")
+    text = listed.get_data(as_text=True)
+    assert "her own sync" in text and "colleague&#39;s sync" in text
+    assert secret not in text and other not in text and "cel_" not in text
     with tenant_scope(neoma.tenant):
-        token_id = db.session.scalar(select(ApiToken.public_id))
+        token_id = db.session.scalar(
+            select(ApiToken.public_id).where(ApiToken.user_id == officer.id)
+        )
     revoked = browser.post(
-        f"/t/neoma/staff/api-tokens/{token_id}/revoke",
-        data={"csrf_token": csrf_in(again.data)},
+        f"/t/neoma/staff/api-tokens/{token_id}/revoke", data={"csrf_token": csrf_in(listed.data)}
     )
     assert revoked.status_code == 303
     assert call(client, neoma.tenant, secret, "GET", "/cases").status_code == 401
-    assert audit_events(neoma.tenant, "api_token.revoked")[0].actor_user_id == admin.id
+    assert call(client, neoma.tenant, other, "GET", "/cases").status_code == 200
+    [event] = audit_events(neoma.tenant, "api_token.revoked")
+    assert event.actor_user_id == admin.id and event.target_id == token_id
     assert "Revoked on" in browser.get("/t/neoma/staff/api-tokens?lang=en").get_data(as_text=True)
 
 
-def test_only_admins_manage_tokens_and_forms_need_their_csrf_token(app, neoma, make_staff):
-    officer = app.test_client()
-    sign_in(officer, neoma.rouen[0], neoma.tenant)
-    assert officer.get("/t/neoma/staff/api-tokens").status_code == 403
-    admin = app.test_client()
-    sign_in(admin, make_staff(neoma.tenant, "admin@neoma.test", Role.ADMIN), neoma.tenant)
-    forged = admin.post(
+def test_staff_see_and_revoke_only_their_own_tokens_and_forms_need_csrf(app, client, neoma):
+    officer, colleague = neoma.rouen
+    totp = enrol(officer, neoma.tenant)
+    mine = new_token(neoma.tenant, officer, name="mine")
+    theirs = new_token(neoma.tenant, colleague, name="theirs")
+    browser = app.test_client()
+    sign_in(browser, officer, neoma.tenant)
+    page = browser.get("/t/neoma/staff/api-tokens?lang=en")
+    assert b"mine" in page.data and b"theirs" not in page.data
+    with tenant_scope(neoma.tenant):
+        their_id = db.session.scalar(
+            select(ApiToken.public_id).where(ApiToken.user_id == colleague.id)
+        )
+    refused = browser.post(
+        f"/t/neoma/staff/api-tokens/{their_id}/revoke", data={"csrf_token": csrf_in(page.data)}
+    )
+    assert refused.status_code == 404
+    assert audit_events(neoma.tenant, "api_token.revoked") == []
+    assert call(client, neoma.tenant, theirs, "GET", "/cases").status_code == 200
+    forged = browser.post(
         "/t/neoma/staff/api-tokens",
-        data={"holder": f"{neoma.rouen[0].public_id}:listener", "name": "forged"},
+        data={"role": "listener", "name": "forged", "code": fresh_code(totp)},
     )
     assert forged.status_code in (400, 422)
-    assert count(neoma.tenant, ApiToken) == 0
+    assert count(neoma.tenant, ApiToken) == 2
+    assert call(client, neoma.tenant, mine, "GET", "/cases").status_code == 200
 
 
 # -- need to know, pagination, errors --------------------------------------------------------
@@ -536,7 +675,53 @@ def test_reading_the_reports_is_audited_and_only_for_those_who_may_see_them(
     [read] = audit_events(neoma.tenant, "case.read")
     with tenant_scope(neoma.tenant):
         token_id = db.session.scalar(select(ApiToken.public_id).where(ApiToken.name == "case sync"))
-    assert read.details == {"via": "api", "part": "reports", "token": token_id}
+    assert read.details == {
+        "via": "api",
+        "part": "reports",
+        "token": token_id,
+        "holder": neoma.rouen[0].public_id,
+    }
+
+
+def test_a_victims_name_in_the_answers_stays_apart_with_the_identity(
+    client, make_tenant, make_member, case_runner
+):
+    """CIUP's form asks the victim's name: when the victim reports, that answer names the
+    person reporting, so the API withholds it as it withholds the identity."""
+    ciup = make_tenant("ciup", enable=("ciup",))
+    listener = make_member(
+        ciup,
+        "listening_unit",
+        role="other_house_director",
+        site="fondation_suisse",
+        roles=(Role.COMMITTEE_MEMBER,),
+    )
+    runner = case_runner(ciup)
+    answers = {
+        "victim_name": REPORTER_NAME,
+        "victim_house": "fondation_deutsch_de_la_meurthe",
+        "implicated_name": "Paul Suspect-Unique",
+        "reporting_wish": "report",
+    }
+    case = snapshot(runner.submit(anonymous=False, answers=answers))
+    witness = snapshot(runner.submit(relation="witness", anonymous=False, answers=answers))
+    secret = new_token(ciup, listener, Role.COMMITTEE_MEMBER)
+
+    def reported(case):
+        answer = call(client, ciup, secret, "GET", f"/cases/{case.public_id}/reports")
+        assert answer.status_code == 200, answer.json
+        return answer
+
+    answer = reported(case)
+    [report] = answer.json["items"]
+    assert "victim_name" not in report["answers"]
+    assert REPORTER_NAME not in answer.get_data(as_text=True)
+    # the other answers stay, the alleged perpetrator's name included
+    assert report["answers"]["implicated_name"] == "Paul Suspect-Unique"
+    assert report["answers"]["victim_house"] == "fondation_deutsch_de_la_meurthe"
+    # a witness who names the victim does not name themselves: that answer is kept
+    [report] = reported(witness).json["items"]
+    assert report["answers"]["victim_name"] == REPORTER_NAME
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -696,6 +881,53 @@ def test_deadlines_of_a_case_and_across_the_cases_one_may_see(client, neoma, con
     pages.append([(d["case_id"], d["key"]) for d in rest.json["items"]])
     assert rest.json["next"] is None
     assert pages[0] + pages[1] == everything
+
+
+def test_every_read_is_audited_with_the_token_and_its_holder(client, neoma):
+    mine = [case_at(neoma) for _ in range(3)]
+    case_at(neoma, "reims")  # not hers: never counted
+    officer = neoma.rouen[0]
+    secret = new_token(neoma.tenant, officer)
+    with tenant_scope(neoma.tenant):
+        token_id = db.session.scalar(select(ApiToken.public_id))
+    how = {"via": "api", "token": token_id, "holder": officer.public_id}
+
+    for part in ("deadlines", "transitions"):
+        path = f"/cases/{mine[0].public_id}/{part}"
+        assert call(client, neoma.tenant, secret, "GET", path).status_code == 200
+    reads = audit_events(neoma.tenant, "case.read")
+    assert [(r.target_id, r.details) for r in reads] == [
+        (mine[0].public_id, {**how, "part": "deadlines"}),
+        (mine[0].public_id, {**how, "part": "transitions"}),
+    ]
+    assert all(r.actor_user_id == officer.id for r in reads)
+
+    # a list: one event per page, saying how many items it held and nothing of them
+    first = call(client, neoma.tenant, secret, "GET", "/cases", query_string={"limit": 2})
+    rest = call(
+        client,
+        neoma.tenant,
+        secret,
+        "GET",
+        "/cases",
+        query_string={"limit": 2, "cursor": first.json["next"]},
+    )
+    assert (len(first.json["items"]), len(rest.json["items"])) == (2, 1)
+    deadlines = call(client, neoma.tenant, secret, "GET", "/deadlines")
+    assert deadlines.status_code == 200
+    listed = audit_events(neoma.tenant, "api.list_read")
+    assert [(e.target_type, e.target_id) for e in listed] == [("api_token", token_id)] * 3
+    assert [e.details for e in listed] == [
+        {**how, "list": "cases", "count": 2},
+        {**how, "list": "cases", "count": 1},
+        {**how, "list": "deadlines", "count": len(deadlines.json["items"])},
+    ]
+    assert all(e.actor_user_id == officer.id for e in listed)
+    assert len(audit_events(neoma.tenant, "case.read")) == 2  # a list reads no case
+    # a refused request is no read: nothing recorded
+    bad = call(client, neoma.tenant, secret, "GET", "/cases", query_string={"limit": 0})
+    assert bad.status_code == 422
+    assert len(audit_events(neoma.tenant, "api.list_read")) == 3
 
 
 # -- the OpenAPI document ----------------------------------------------------------------------

@@ -20,7 +20,9 @@ ACTOR = "platform"
 )
 @click.option("--name", required=True, help="What the token is for.")
 def create_token(slug, email, role, name):
-    """Make a token; it is printed once and never stored (only its SHA-256 is)."""
+    """Make a token acting as EMAIL (for the platform's operator, on the server); it is
+    printed once and never stored (only its SHA-256 is). Staff make their own tokens on
+    their API tokens page."""
     from core.api import operations
     from core.cli import platform_transaction
     from core.identity.operations import IdentityError, find_user
@@ -40,6 +42,11 @@ def create_token(slug, email, role, name):
                 token_id, email = token.public_id, user.email
     except operations.ApiTokenError as problem:
         raise click.ClickException(str(problem)) from problem
+    click.echo(
+        f"Warning: this token acts as {email}: whoever holds it reads and acts on "
+        f"{email}'s cases in {slug} as that person. Hand it only to them.",
+        err=True,
+    )
     click.echo(f"token {token_id} for {email} as {role} in {slug}:")
     click.echo(secret)
     click.echo("Keep it now: it is not shown again.", err=True)

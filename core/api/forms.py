@@ -10,13 +10,15 @@ from core.api.operations import NAME_LENGTH
 
 
 class TokenForm(FlaskForm):
-    holder = SelectField(
-        _l("Staff member and role"),
+    """A staff member makes a token acting as herself: one of her roles, a name, and a fresh
+    code of her authenticator app."""
+
+    role = SelectField(
+        _l("Role"),
         description=_l(
-            "The token acts as this person, with this role only, and sees only the cases "
-            "she may see."
+            "The token acts as you, with this role only, and sees only the cases you may see."
         ),
-        validators=[DataRequired(message=_l("Please choose a staff member and a role."))],
+        validators=[DataRequired(message=_l("Please choose one of your roles."))],
     )
     name = StringField(
         _l("Name of the token"),
@@ -26,6 +28,17 @@ class TokenForm(FlaskForm):
             Length(max=NAME_LENGTH, message=_l("A token's name has at most 100 characters.")),
         ],
         render_kw={"autocomplete": "off"},
+    )
+    code = StringField(
+        _l("Code from your authenticator app"),
+        description=_l("The 6-digit code the app shows now: it confirms that you are making it."),
+        validators=[DataRequired(message=_l("Please type the code.")), Length(max=40)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "spellcheck": "false",
+            "autocapitalize": "off",
+        },
     )
 
 

@@ -18,13 +18,15 @@ VERSION = "1.0.0"
 DESCRIPTION = """\
 The JSON API of one school on Cellule, for its own integrations.
 
-Every call carries `Authorization: Bearer <token>`. A token is made by the school's
-administrator for one staff member and one of her roles (Back office → API tokens, or
-`cellule api create-token`); it acts as that person with that role alone, and sees only the
-cases she has a need to know. A case she may not see answers 404, like one that does not
-exist. Errors are JSON objects `{"error": {"code", "message", …}}`, in the language the
-request's `Accept-Language` asks for (French or English); a refused call changes nothing.
-Reading a case, its reports or its messages is recorded in the school's audit trail.
+Every call carries `Authorization: Bearer <token>`. A token is made by the staff member it
+acts as, for one of her roles (Back office → API tokens, with a code of her authenticator
+app), or by the platform's operator with `cellule api create-token`; it acts as that person
+with that role alone (committee seats count only for `listener`, `committee_member` and
+`decision_maker` tokens), and sees only the cases she has a need to know. A case she may not
+see answers 404, like one that does not exist. Errors are JSON objects
+`{"error": {"code", "message", …}}`, in the language the request's `Accept-Language` asks
+for (French or English); a refused call changes nothing. Every read — each part of a case,
+each page of a list — is recorded in the school's audit trail.
 """
 
 CASE_ID = {
@@ -73,7 +75,8 @@ OPERATIONS = {
     "/cases": {
         "get": _operation(
             "listCases",
-            "The cases the token's holder may see, least recently updated first.",
+            "The cases the token's holder may see, least recently updated first. Each page "
+            "is audited (how many, never which).",
             {
                 "200": _ok(schemas.CaseListSchema, "One page of cases."),
                 "422": "Invalid",
@@ -93,7 +96,8 @@ OPERATIONS = {
     "/cases/{case_id}/reports": {
         "get": _operation(
             "listCaseReports",
-            "What was reported: narrative, answers and the files' metadata. Audited.",
+            "What was reported: narrative, answers (except those naming the person "
+            "reporting) and the files' metadata. Audited.",
             {"200": _ok(schemas.ReportListSchema, "The case's reports."), "404": "NotFound"},
             parameters=[CASE_ID],
         )
@@ -123,7 +127,8 @@ OPERATIONS = {
     "/cases/{case_id}/deadlines": {
         "get": _operation(
             "listCaseDeadlines",
-            "Every deadline the case has had (running, met, cancelled), soonest due first.",
+            "Every deadline the case has had (running, met, cancelled), soonest due first. "
+            "Audited.",
             {"200": _ok(schemas.DeadlineListSchema, "The deadlines."), "404": "NotFound"},
             parameters=[CASE_ID],
         )
@@ -132,7 +137,7 @@ OPERATIONS = {
         "get": _operation(
             "listCaseTransitions",
             "The steps that leave the case's stage, and whether the token's holder may "
-            "take each now.",
+            "take each now. Audited.",
             {"200": _ok(schemas.TransitionListSchema, "The steps."), "404": "NotFound"},
             parameters=[CASE_ID],
         ),
@@ -153,7 +158,8 @@ OPERATIONS = {
     "/deadlines": {
         "get": _operation(
             "listDeadlines",
-            "The running deadlines of every case the token's holder may see, soonest first.",
+            "The running deadlines of every case the token's holder may see, soonest first. "
+            "Each page is audited (how many, never which).",
             {
                 "200": _ok(schemas.DeadlineListSchema, "One page of deadlines."),
                 "422": "Invalid",
@@ -191,7 +197,7 @@ def _document() -> dict:
         {
             "type": "http",
             "scheme": "bearer",
-            "description": "A token made by the school's administrator (shown once).",
+            "description": "A token made by the staff member it acts as (shown once).",
         },
     )
     spec.components.schema("Error", schema=schemas.ErrorSchema)

@@ -1,5 +1,5 @@
-"""What the JSON API does: tokens made and revoked by a tenant's admins, and the cases,
-deadlines and people a token's holder may reach.
+"""What the JSON API does: tokens made by their holders and revoked by them or a tenant's
+admins, and the cases, deadlines and people a token's holder may reach.
 
 Every function takes the acting user (or "platform") and the tenant or its institution as
 arguments and writes its audit event in the caller's transaction; views and the CLI commit.
@@ -25,8 +25,9 @@ from core.cases.inbox import candidates_clause
 from core.cases.models import Case, Deadline
 from core.extensions import db
 from core.identity.access import has_standing
-from core.identity.models import Membership, Role, User
+from core.identity.models import Role, User
 from core.identity.operations import roles_of
+from core.identity.security import check_totp
 from core.procedure.definition import Institution
 from core.types import utcnow
 
@@ -61,11 +62,9 @@ class ApiTokenError(ValueError):
 # -- tokens --------------------------------------------------------------------------------
 
 
-def create_token(
-    tenant_id: int, user: User, role: Role, name: str, *, actor
-) -> tuple[ApiToken, str]:
-    """Make a token acting as `user` with one of her roles in the tenant; return it with its
-    secret, which is shown once and never stored (only its SHA-256 is)."""
+def _checked_request(tenant_id: int, user: User, role: Role, name: str) -> str:
+    """The token's name, trimmed, if a token with this name and role may act as `user`;
+    else ApiTokenError."""
     name = (name or "").strip()
     if not name:
         raise ApiTokenError("name", N_("Please give the token a name, such as what it is for."))
@@ -77,6 +76,25 @@ def create_token(
         raise ApiTokenError("user", N_("This account is disabled."))
     if role not in roles_of(tenant_id, user):
         raise ApiTokenError("role", N_("This person does not hold this role here."))
+    return name
+
+
+def create_token(
+    tenant_id: int, user: User, role: Role, name: str, *, actor
+) -> tuple[ApiToken, str]:
+    """Make a token acting as `user` with one of her roles in the tenant; return it with its
+    secret, which is shown once and never stored (only its SHA-256 is).
+
+    A token acts as its holder, so only she makes one (`create_own_token`, which asks her
+    for a fresh TOTP code), or the platform's operator from the server's command line
+    (`actor` "platform"). No one else — a tenant admin included — may: whoever saw the
+    secret could read and act on her cases as her.
+    """
+    if actor != "platform" and getattr(actor, "id", None) != user.id:
+        raise ApiTokenError(
+            "holder", N_("Only the person a token acts as can make it, on their own account.")
+        )
+    name = _checked_request(tenant_id, user, role, name)
     secret = new_secret()
     token = ApiToken(
         tenant_id=tenant_id,
@@ -98,8 +116,31 @@ def create_token(
     return token, secret
 
 
+def create_own_token(
+    tenant_id: int, user: User, role: Role, name: str, code: str
+) -> tuple[ApiToken, str]:
+    """A staff member makes a token acting as herself, with one of her roles, proving it is
+    her with a fresh code of her authenticator app (a stolen session alone is not enough).
+    A wrong code raises ApiTokenError with ``code == "code"``: the caller counts the failure
+    (`core.identity.security.record_failure`) after rolling back."""
+    _checked_request(tenant_id, user, role, name)
+    if not check_totp(user, code or ""):
+        raise ApiTokenError(
+            "code", N_("This code is not right. Please type the code the app shows now.")
+        )
+    return create_token(tenant_id, user, role, name, actor=user)
+
+
+def may_manage_token(user: User, token: ApiToken) -> bool:
+    """Whether `user` may see `token` listed and revoke it: its holder, or an admin of its
+    tenant. Nobody but the holder, once, ever sees a secret."""
+    return token.user_id == user.id or Role.ADMIN in roles_of(token.tenant_id, user)
+
+
 def revoke_token(token: ApiToken, *, actor) -> bool:
     """Revoke `token` at once (its next request is refused); False if it already was."""
+    if actor != "platform" and not may_manage_token(actor, token):
+        raise ApiTokenError("holder", N_("Only its holder or an administrator revokes a token."))
     if token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
@@ -120,26 +161,18 @@ def find_token(tenant_id: int, public_id: str) -> ApiToken | None:
     )
 
 
-def tenant_tokens(tenant_id: int) -> list[tuple[ApiToken, User]]:
-    """Every token of the tenant with its holder, live ones first, newest first."""
-    rows = db.session.execute(
+def tenant_tokens(tenant_id: int, *, user: User | None = None) -> list[tuple[ApiToken, User]]:
+    """Every token of the tenant (or only `user`'s) with its holder, live ones first,
+    newest first."""
+    query = (
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.tenant_id == tenant_id)
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id)
     )
-    return [(token, user) for token, user in rows]
-
-
-def token_grants(tenant_id: int) -> list[tuple[User, Role]]:
-    """Each (active staff member, role) of the tenant a token can be made for."""
-    rows = db.session.execute(
-        select(User, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == tenant_id, User.disabled_at.is_(None))
-        .order_by(User.display_name, User.email, Membership.role)
-    )
-    return [(user, role) for user, role in rows]
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return [(token, holder) for token, holder in db.session.execute(query)]
 
 
 # -- need to know ---------------------------------------------------------------------------
@@ -326,6 +359,12 @@ def staff_by_public_ids(tenant_id: int, public_ids: list[str]) -> tuple[list[Use
     return [users[p] for p in wanted if p in users], [p for p in wanted if p not in users]
 
 
+def _api_details(token: ApiToken, actor: User) -> dict:
+    """What every API audit event says of how it was done: the token and its holder, by
+    their public ids."""
+    return {"via": "api", "token": token.public_id, "holder": actor.public_id}
+
+
 def record_api_read(case: Case, *, actor: User, token: ApiToken, part: str) -> None:
     """A staff member read part of a case through the API: an audit event, like every read
     of a case in the back office."""
@@ -334,5 +373,17 @@ def record_api_read(case: Case, *, actor: User, token: ApiToken, part: str) -> N
         actor=actor,
         action="case.read",
         target=("case", case.public_id),
-        details={"via": "api", "part": part, "token": token.public_id},
+        details={**_api_details(token, actor), "part": part},
+    )
+
+
+def record_api_list(tenant_id: int, *, actor: User, token: ApiToken, kind: str, count: int) -> None:
+    """A staff member read one page of a list (`kind`: "cases" or "deadlines") through the
+    API: one audit event per page, saying how many items it held and nothing of them."""
+    record_event(
+        tenant_id,
+        actor=actor,
+        action="api.list_read",
+        target=("api_token", token.public_id),
+        details={**_api_details(token, actor), "list": kind, "count": count},
     )

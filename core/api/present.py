@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_babel import get_locale
 from sqlalchemy import select
 
+from core.cases.access import visible_answers
 from core.cases.models import Case, CaseConsent, CaseEvent, Deadline, Message
 from core.cases.operations import available_transitions, open_deadlines
 from core.committees.models import Committee
@@ -145,9 +146,11 @@ def case_detail(case: Case, labels: Labels) -> dict:
     }
 
 
-def case_reports(case: Case) -> list[dict]:
+def case_reports(case: Case, user: User, institution: Institution) -> list[dict]:
     """The reports of the case: what was written and answered, the files' metadata; never
-    who wrote it."""
+    who wrote it. The answers that name the person reporting (the victim's name, when the
+    victim reports) are kept apart with the identity, which the API never gives
+    (`core.cases.access.visible_answers` with ``shown=False``)."""
     reports = db.session.scalars(
         select(Report).where(Report.case_id == case.id).order_by(Report.submitted_at, Report.id)
     ).all()
@@ -168,7 +171,7 @@ def case_reports(case: Case) -> list[dict]:
             "site": report.site_key,
             "categories": list(report.categories),
             "narrative": report.narrative,
-            "answers": dict(report.form_data or {}),
+            "answers": visible_answers(report, user, case, institution, shown=False),
             "evidence": [
                 {
                     "id": evidence.public_id,

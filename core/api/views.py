@@ -2,8 +2,10 @@
 
 Every request carries `Authorization: Bearer <token>` (no cookie counts) and runs as the
 token's holder with the token's role alone (`core.identity.operations.limit_roles`): her
-committee seats count as in the back office, her other roles do not. A case she may not
-see answers 404, exactly like a case that does not exist. Errors are JSON
+other roles do not count, and her committee seats count only for a token whose role
+handles cases (not `admin` or `auditor`). A case she may not see answers 404, exactly like
+a case that does not exist. Every read is in the audit trail: each part of a case read,
+and each page of a list. Errors are JSON
 (`core.api.schemas.ErrorSchema`) in the request's Accept-Language, and leave nothing
 changed.
 """
@@ -25,6 +27,7 @@ from core.api.operations import (
     CursorError,
     decode_cursor,
     encode_cursor,
+    record_api_list,
     record_api_read,
     staff_by_public_ids,
     visible_case,
@@ -281,6 +284,10 @@ def _read(case: Case, part: str) -> None:
     record_api_read(case, actor=_user(), token=g.api_caller.token, part=part)
 
 
+def _listed(kind: str, count: int) -> None:
+    record_api_list(g.tenant.id, actor=_user(), token=g.api_caller.token, kind=kind, count=count)
+
+
 # -- the document --------------------------------------------------------------------------
 
 
@@ -305,13 +312,13 @@ def list_cases():
         limit=query["limit"],
     )
     labels = _labels()
-    return _answer(
-        CaseListSchema(),
-        {
-            "items": [case_summary(case, labels) for case in page.items],
-            "next": encode_cursor("cases", page.after) if page.after else None,
-        },
-    )
+    body = {
+        "items": [case_summary(case, labels) for case in page.items],
+        "next": encode_cursor("cases", page.after) if page.after else None,
+    }
+    _listed("cases", len(page.items))
+    db.session.commit()
+    return _answer(CaseListSchema(), body)
 
 
 @bp.get("/cases/<case_id>")
@@ -326,7 +333,7 @@ def get_case(case_id: str):
 @bp.get("/cases/<case_id>/reports")
 def list_reports(case_id: str):
     case = _case(case_id)
-    body = {"items": case_reports(case)}
+    body = {"items": case_reports(case, _user(), _institution())}
     _read(case, "reports")
     db.session.commit()
     return _answer(ReportListSchema(), body)
@@ -367,14 +374,19 @@ def create_message(case_id: str):
 @bp.get("/cases/<case_id>/deadlines")
 def list_case_deadlines(case_id: str):
     case = _case(case_id)
-    return _answer(DeadlineListSchema(), {"items": case_deadlines(case, _labels()), "next": None})
+    body = {"items": case_deadlines(case, _labels()), "next": None}
+    _read(case, "deadlines")
+    db.session.commit()
+    return _answer(DeadlineListSchema(), body)
 
 
 @bp.get("/cases/<case_id>/transitions")
 def list_transitions(case_id: str):
     case = _case(case_id)
-    items = transition_options(case, _user(), _institution(), _labels())
-    return _answer(TransitionListSchema(), {"items": items})
+    body = {"items": transition_options(case, _user(), _institution(), _labels())}
+    _read(case, "transitions")
+    db.session.commit()
+    return _answer(TransitionListSchema(), body)
 
 
 @bp.post("/cases/<case_id>/transitions")
@@ -422,10 +434,10 @@ def list_deadlines():
         now=now,
     )
     labels = _labels()
-    return _answer(
-        DeadlineListSchema(),
-        {
-            "items": [deadline_data(d, case, labels, now) for d, case in page.items],
-            "next": encode_cursor("deadlines", page.after) if page.after else None,
-        },
-    )
+    body = {
+        "items": [deadline_data(d, case, labels, now) for d, case in page.items],
+        "next": encode_cursor("deadlines", page.after) if page.after else None,
+    }
+    _listed("deadlines", len(page.items))
+    db.session.commit()
+    return _answer(DeadlineListSchema(), body)

@@ -113,15 +113,28 @@ _role_limit: ContextVar[tuple[int, frozenset[Role]] | None] = ContextVar(
 )
 
 
+# the roles whose work is handling cases; a committee seat is part of that work
+CASE_HANDLING_ROLES = frozenset({Role.LISTENER, Role.COMMITTEE_MEMBER, Role.DECISION_MAKER})
+
+
 def limit_roles(user: User, roles: Iterable[Role]):
     """Until `release_role_limit(token)`, `roles_of` gives `user` no role outside `roles`:
-    a request made with an API token acts as its user with the token's role alone (her
-    committee seats still count). Returns the token to release."""
+    a request made with an API token acts as its user with the token's role alone. Her
+    committee seats count only if one of `roles` handles cases (`seats_count`): an `admin`
+    or `auditor` token has no committee standing at all. Returns the token to release."""
     return _role_limit.set((user.id, frozenset(roles)))
 
 
 def release_role_limit(token) -> None:
     _role_limit.reset(token)
+
+
+def seats_count(user: User) -> bool:
+    """Whether `user`'s committee seats give her standing now: always, unless a role limit
+    is active for her (an API token) with no case-handling role — the token's role is an
+    upper bound, and a seat must not lift an `admin` or `auditor` token above it."""
+    limit = _role_limit.get()
+    return limit is None or limit[0] != user.id or bool(limit[1] & CASE_HANDLING_ROLES)
 
 
 def roles_of(tenant_id: int, user: User) -> set[Role]:
