@@ -104,14 +104,29 @@ def staff_state(client) -> dict | None:
         return session.get(SESSION_KEY)
 
 
+def english_speaking(tenant):
+    """These tests read the pages' and e-mails' English words: the tenant's default language."""
+    with platform_scope():
+        tenant.default_locale = "en"
+        db.session.commit()
+    return tenant
+
+
+@pytest.fixture(autouse=True)
+def _english_reader(request):
+    """The platform's own pages speak its default language (French): read them in English."""
+    if "client" in request.fixturenames:
+        request.getfixturevalue("client").environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture
 def alpha(make_tenant):
-    return make_tenant("alpha")
+    return english_speaking(make_tenant("alpha"))
 
 
 @pytest.fixture
 def beta(make_tenant):
-    return make_tenant("beta")
+    return english_speaking(make_tenant("beta"))
 
 
 @pytest.fixture

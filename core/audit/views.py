@@ -105,6 +105,7 @@ ACTIONS = {
     "hearing.changed": _l("Hearing changed"),
     "hearing.signed_off": _l("Hearing transcript signed off"),
     "mail.sent": _l("E-mail sent"),
+    "api.list_read": _l("Cases or deadlines listed through the API"),
 }
 
 
