@@ -173,10 +173,10 @@ def serves_case(
     composed = _composed(case, committee)
     if composed:
         return any(m.user_id == user.id for m in composed)
-    return any(_seat_covers(case, committee, seat, declared) for seat in seats)
+    return any(seat_covers(case, committee, seat, declared) for seat in seats)
 
 
-def _seat_covers(case: Case, committee: Committee, seat: CommitteeMember, declared) -> bool:
+def seat_covers(case: Case, committee: Committee, seat: CommitteeMember, declared) -> bool:
     if committee.id == case.committee_id:
         if seat.site_key and seat.site_key in case.routing.get("exclude_sites", []):
             return False

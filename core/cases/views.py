@@ -64,11 +64,11 @@ from core.cases.operations import (
     record_consent,
     record_evidence_download,
     reveal_identity,
+    seat_covers,
     set_flag,
     set_party_site,
     take_transition,
 )
-from core.cases.operations import _seat_covers as seat_covers
 from core.cases.timeline import NOTE_KIND_LABELS, Words, case_timeline
 from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
