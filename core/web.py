@@ -1,10 +1,12 @@
-"""What every page shares: locale choice, security headers, error pages, health check."""
+"""What every page shares: locale choice, security headers, error pages, health checks."""
 
 import logging
 import re
 
 from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import get_locale, refresh
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.tenancy.operations import SUPPORTED_LOCALES
 
@@ -67,9 +69,60 @@ def _not_found(error):
     return render_template("errors/404.html"), 404
 
 
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@bp.route("/livez")
 @bp.route("/healthz")
-def healthz():
-    return {"status": "ok"}
+def livez():
+    """Liveness: the process answers. It checks nothing else, so a database outage does not
+    get every web process restarted."""
+    return {"status": "ok"}, 200, NO_STORE
+
+
+@bp.route("/readyz")
+def readyz():
+    """Readiness: the database answers and, when jobs go through Redis, Redis answers too.
+    503 names the failing dependency, never how it is reached."""
+    checks = {"database": _database_answers()}
+    if current_app.config.get("REDIS_URL"):
+        checks["redis"] = _redis_answers()
+    ready = all(checks.values())
+    body = {
+        "status": "ready" if ready else "not ready",
+        "checks": {name: "ok" if fine else "failing" for name, fine in checks.items()},
+    }
+    return body, 200 if ready else 503, NO_STORE
+
+
+def _database_answers() -> bool:
+    from core.extensions import db
+
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        current_app.logger.warning(
+            "readiness: the database does not answer (%s)", type(exc).__name__
+        )
+        return False
+    return True
+
+
+def _redis_answers() -> bool:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    connection = Redis.from_url(
+        current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
+    )
+    try:
+        return bool(connection.ping())
+    except RedisError as exc:
+        current_app.logger.warning("readiness: Redis does not answer (%s)", type(exc).__name__)
+        return False
+    finally:
+        connection.close()
 
 
 class WithoutClientAddress(logging.Filter):

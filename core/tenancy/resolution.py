@@ -74,8 +74,14 @@ def _tenant_of_host() -> tuple[Tenant | None, bool]:
     return tenant, tenant is not None
 
 
+# Health checks answer for the process, whatever the host, and before any database query.
+HEALTH_ENDPOINTS = frozenset({"web.livez", "web.readyz"})
+
+
 def _resolve():
     g.tenant = g.tenant_info = None
+    if request.endpoint in HEALTH_ENDPOINTS:
+        return
     tenant, named = find_request_tenant()
     if tenant is None or not tenant.is_active:
         if named:
