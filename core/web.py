@@ -110,19 +110,16 @@ def _database_answers() -> bool:
 
 
 def _redis_answers() -> bool:
-    from redis import Redis
     from redis.exceptions import RedisError
 
-    connection = Redis.from_url(
-        current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
-    )
+    from core.jobs import redis_queue
+
     try:
-        return bool(connection.ping())
+        # the process's own connection, the one its jobs are queued on
+        return bool(redis_queue(current_app).connection.ping())
     except RedisError as exc:
         current_app.logger.warning("readiness: Redis does not answer (%s)", type(exc).__name__)
         return False
-    finally:
-        connection.close()
 
 
 class WithoutClientAddress(logging.Filter):
