@@ -3,9 +3,17 @@
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Cellule(Flask):
+    def log_exception(self, exc_info) -> None:
+        """Log an unhandled error by route pattern: Flask's own line names the path, whose
+        tokens and ids belong to somebody."""
+        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        self.logger.error("Exception on %s [%s]", route, request.method, exc_info=exc_info)
 
 
 def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
@@ -24,7 +32,9 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
         demo,
         identity,
         jobs,
+        logs,
         mail,
+        metrics,
         plugins,
         portal,
         tenancy,
@@ -35,7 +45,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     from core.crypto.keys import MasterKeys
     from core.extensions import babel, csrf, login_manager
 
-    app = Flask(
+    app = Cellule(
         __name__,
         instance_path=instance_path
         or os.environ.get("CELLULE_INSTANCE_PATH")
@@ -49,13 +59,14 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     if test_config:
         app.config.update(test_config)
     fill_instance_secrets(app.config, app.instance_path)
+    logs.configure(app.config["CELLULE_LOG_FORMAT"])
 
     app.extensions["cellule.keys"] = KeyCache(MasterKeys.from_config(app.config))
     db_setup.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
-    modules = (plugins, tenancy, identity, audit, crypto, jobs, mail, web, portal, demo)
+    modules = (plugins, tenancy, identity, audit, crypto, jobs, mail, web, metrics, portal, demo)
     for module in (*modules, cases, casefile, api):
         module.init_app(app)
     if app.config.get("CELLULE_TRUSTED_PROXIES"):

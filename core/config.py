@@ -1,7 +1,7 @@
 """Settings, read from environment variables with documented defaults.
 
-Every setting is listed in the README's reference table; `settings_from_env` is the only
-place that reads the environment.
+Every setting is listed in the README's reference table. `settings_from_env` reads the app's;
+the few that shape gunicorn's processes are read by `core/gunicorn_conf.py`.
 """
 
 import os
@@ -98,6 +98,31 @@ SETTINGS = [
     ("MAIL_USERNAME", "(none)", "SMTP login, when the server asks for one."),
     ("MAIL_PASSWORD", "(none)", "SMTP password, with MAIL_USERNAME."),
     ("MAIL_FROM", "cellule@localhost", "Sender of the notifications, e.g. Cellule <no-reply@…>."),
+    (
+        "CELLULE_LOG_FORMAT",
+        "text (json in the container image)",
+        "`json`: every process writes one JSON object per line on stdout (time, level, logger, "
+        "pid, message); `text` leaves Python's logging as it is. Either way no line holds "
+        "report content, an identity, a receipt code or a client's address.",
+    ),
+    (
+        "CELLULE_METRICS_TOKEN",
+        "(none)",
+        "Bearer token Prometheus sends to read `/metrics`; without it the endpoint answers 404.",
+    ),
+    (
+        "CELLULE_BIND",
+        "127.0.0.1:8000 (0.0.0.0:8000 in the container image)",
+        "Address gunicorn listens on (`core/gunicorn_conf.py`).",
+    ),
+    ("WEB_CONCURRENCY", "2", "gunicorn worker processes."),
+    ("CELLULE_WEB_THREADS", "4", "Threads per gunicorn worker process."),
+    (
+        "PROMETHEUS_MULTIPROC_DIR",
+        "<temporary folder>/cellule-metrics under gunicorn",
+        "Writable folder where each gunicorn worker keeps its metrics for `/metrics` to add up; "
+        "emptied when gunicorn starts.",
+    ),
 ]
 
 
@@ -147,6 +172,8 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
         "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": environ.get("MAIL_FROM") or "cellule@localhost",
+        "CELLULE_LOG_FORMAT": _log_format(environ.get("CELLULE_LOG_FORMAT") or "text"),
+        "CELLULE_METRICS_TOKEN": environ.get("CELLULE_METRICS_TOKEN") or None,
     }
 
 
@@ -164,6 +191,14 @@ def _seconds(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise RuntimeError(f"CELLULE_SWEEP_SECONDS must be a number of seconds, not {value!r}")
     return int(value)
+
+
+def _log_format(value: str) -> str:
+    from core.logs import LOG_FORMATS
+
+    if value.lower() not in LOG_FORMATS:
+        raise RuntimeError(f"CELLULE_LOG_FORMAT must be text or json, not {value!r}")
+    return value.lower()
 
 
 def _port(value: str) -> int:

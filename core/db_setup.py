@@ -12,6 +12,12 @@ def init_app(app) -> None:
     from core.models import import_all_models
 
     import_all_models()
+    # A failed statement's error (and so its log line) never shows the values bound to it:
+    # they may be report content or somebody's address.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+        "hide_parameters": True,
+    }
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     with app.app_context():

@@ -1,13 +1,13 @@
 """What every page shares: locale choice, security headers, error pages, health checks."""
 
 import logging
-import re
 
 from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import get_locale, refresh
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.logs import keep_client_address_out_of
 from core.tenancy.operations import SUPPORTED_LOCALES
 
 bp = Blueprint("web", __name__)
@@ -122,25 +122,9 @@ def _redis_answers() -> bool:
         return False
 
 
-class WithoutClientAddress(logging.Filter):
-    """Drop the client's address that the development server puts first on each request line.
-
-    A reporter's IP address is never logged; the rest of the line (and the server's own
-    messages, such as the address it listens on) stays.
-    """
-
-    REQUEST_LINE = re.compile(r"^\S+ - - \[")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and self.REQUEST_LINE.match(record.msg):
-            record.msg = self.REQUEST_LINE.sub("- - - [", record.msg, count=1)
-        return True
-
-
 def init_app(app) -> None:
-    werkzeug_logger = logging.getLogger("werkzeug")
-    if not any(isinstance(f, WithoutClientAddress) for f in werkzeug_logger.filters):
-        werkzeug_logger.addFilter(WithoutClientAddress())
+    # the development server's request lines start with the client's address
+    keep_client_address_out_of(logging.getLogger("werkzeug"))
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         locales_here=locales_here,

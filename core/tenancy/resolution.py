@@ -74,8 +74,9 @@ def _tenant_of_host() -> tuple[Tenant | None, bool]:
     return tenant, tenant is not None
 
 
-# Health checks answer for the process, whatever the host, and before any database query.
-HEALTH_ENDPOINTS = frozenset({"web.livez", "web.readyz"})
+# Health checks and metrics answer for the process, whatever the host, and before any
+# database query.
+HEALTH_ENDPOINTS = frozenset({"web.livez", "web.readyz", "metrics.scrape"})
 
 
 def _resolve():
