@@ -37,6 +37,8 @@ REDIS_URL = os.environ.get("CELLULE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 APP_ROLE = "cellule_app_test"
 TEMPLATE_DB = f"cellule_test_template_{os.getpid()}"
 MASTER_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+# the key by which a test run claims a Redis database of its own (`worker_redis_url`)
+REDIS_LOCK = "cellule-tests:in-use"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 pytest_plugins = ["core.testing"]
@@ -318,3 +320,47 @@ def smtp():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def worker_redis_url(redis_url):
+    """A Redis database for this test alone: its workers must never take jobs queued by
+    other tests or by another test run on the same server (which point at other databases).
+    It claims the first free database from 1 to 14 with a lock key, empties it, and leaves
+    it empty."""
+    base = redis_url.rsplit("/", 1)[0]
+    for number in range(1, 15):
+        connection = Redis.from_url(f"{base}/{number}")
+        if connection.set(REDIS_LOCK, os.getpid(), nx=True, ex=900):
+            break
+        connection.close()
+    else:
+        pytest.fail("no free Redis database for the worker tests")
+
+    def empty() -> None:
+        for key in connection.scan_iter():
+            if key != REDIS_LOCK.encode():
+                connection.delete(key)
+
+    empty()
+    yield f"{base}/{number}"
+    empty()
+    connection.delete(REDIS_LOCK)
+    connection.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process `pid` forked, and theirs, from /proc."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

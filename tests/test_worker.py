@@ -32,41 +32,11 @@ from core.jobs.sweep import SWEEP_JOB, sweep_everything
 from core.mail.models import OutboundMail
 from core.tenancy.scoping import tenant_scope
 from core.types import utcnow
-from tests.conftest import SMTPServer
+from tests.conftest import SMTPServer, descendants
 
 pytestmark = pytest.mark.redis
 
 WAIT = 30  # seconds a test waits for a process before failing
-
-
-LOCK = "cellule-tests:in-use"
-
-
-@pytest.fixture
-def worker_redis_url(redis_url):
-    """A Redis database for this test alone: its workers must never take jobs queued by
-    other tests or by another test run on the same server (which point at other databases).
-    It claims the first free database from 1 to 14 with a lock key, empties it, and leaves
-    it empty."""
-    base = redis_url.rsplit("/", 1)[0]
-    for number in range(1, 15):
-        connection = Redis.from_url(f"{base}/{number}")
-        if connection.set(LOCK, os.getpid(), nx=True, ex=900):
-            break
-        connection.close()
-    else:
-        pytest.fail("no free Redis database for the worker tests")
-
-    def empty() -> None:
-        for key in connection.scan_iter():
-            if key != LOCK.encode():
-                connection.delete(key)
-
-    empty()
-    yield f"{base}/{number}"
-    empty()
-    connection.delete(LOCK)
-    connection.close()
 
 
 class HoldingHandler:
@@ -175,23 +145,6 @@ class Processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=WAIT)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process `pid` forked, and theirs, from /proc."""
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def alive(pid: int) -> bool:
