@@ -9,6 +9,7 @@ import fnmatch
 import shlex
 
 import pytest
+import yaml
 from dockerfile_parse import DockerfileParser
 
 from core import PROJECT_ROOT
@@ -42,13 +43,16 @@ def env_of(stage: list[dict]) -> dict[str, str]:
     return env
 
 
-def test_two_stages_and_the_last_runs_as_a_numeric_non_root_user(dockerfile):
+def test_two_stages_and_the_last_runs_as_the_charts_numeric_non_root_user(dockerfile):
     build, runtime = stages(dockerfile)
     users = [i["value"] for i in runtime if i["instruction"] == "USER"]
     assert users, "the runtime stage sets a user"
     uid, _, gid = users[-1].partition(":")
     # numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd
     assert uid.isdigit() and int(uid) > 0 and gid.isdigit() and int(gid) > 0
+    values = yaml.safe_load((PROJECT_ROOT / "helm" / "cellule" / "values.yaml").read_text())
+    for context in (values["podSecurityContext"], values["securityContext"]):
+        assert (context["runAsUser"], context["runAsGroup"]) == (int(uid), int(gid))
     # the code is copied as root's: the process can read it, never change it
     assert not any("--chown" in i["value"] for i in runtime if i["instruction"] == "COPY")
     assert any("pybabel compile" in i["value"] for i in build if i["instruction"] == "RUN")
