@@ -12,7 +12,6 @@ The processes' JSON logs show who served what, and nothing of what was said or b
 """
 
 import html
-import http.cookiejar
 import json
 import os
 import re
@@ -32,8 +31,8 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.browser import Browser, Page
 from tests.conftest import APP_ROLE, MASTER_KEY, _free_port, _url, descendants
-from tests.test_procedures_web import Form, forms_of
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.redis]
 
@@ -171,13 +170,13 @@ def platform(empty_database, worker_redis_url, smtp, tmp_path):
 
 def wait_until_ready(platform: Platform, started: list[subprocess.Popen]) -> None:
     """Until /readyz answers 200 and gunicorn has both workers; fail with every output."""
-    probe = Browser(platform.url)
+    probe = Browser(platform.url, keep_alive=False, timeout=WAIT)
     limit = time.monotonic() + WAIT
     while True:
         try:
             if probe.get("/readyz").status == 200 and len(descendants(platform.web.pid)) == 2:
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except ConnectionError:
             pass  # not listening yet
         exited = [Path(p.args[0]).name for p in started if p.poll() is not None]
         if exited or time.monotonic() > limit:
@@ -208,57 +207,6 @@ def wait_for(condition, what: str, platform: Platform) -> None:
         time.sleep(0.1)
 
 
-# -- a browser -----------------------------------------------------------------------------
-
-
-@dataclass
-class Page:
-    status: int
-    url: str
-    text: str
-
-    def form(self, action: str) -> Form:
-        """The form of this page that posts to a path ending with `action`."""
-        for form in forms_of(self.text):
-            if urllib.parse.urlsplit(form.action).path.endswith(action):
-                return form
-        raise AssertionError(f"no form posting to …{action} on {self.url}")
-
-
-class Browser:
-    """One person's browser on the platform: cookies of its own, redirects followed, pages
-    asked for in English, and a new connection for every request."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-
-    def get(self, path: str, **headers: str) -> Page:
-        return self._open(path, None, headers)
-
-    def submit(self, page: Page, action: str, **values: str) -> Page:
-        """Send the form of `page` posting to `action`: its hidden fields and `values`
-        (`message__body` names the field `message-body`)."""
-        form = page.form(action)
-        data = {name: given[0] for name, given in form.fields.items()}
-        data.update({name.replace("__", "-"): value for name, value in values.items()})
-        return self._open(form.action, urllib.parse.urlencode(data).encode(), {})
-
-    def _open(self, path: str, body: bytes | None, headers: dict) -> Page:
-        url = urllib.parse.urljoin(self.base, path)
-        assert url.startswith("http://127.0.0.1:"), url  # tests talk to 127.0.0.1 only
-        request = urllib.request.Request(  # noqa: S310 (checked just above)
-            url, data=body, headers={"Accept-Language": "en", **headers}
-        )
-        try:
-            with self.opener.open(request, timeout=WAIT) as answer:
-                return Page(answer.status, answer.url, answer.read().decode())
-        except urllib.error.HTTPError as refusal:
-            return Page(refusal.code, refusal.url, refusal.read().decode())
-
-
 def sign_in_the_first_time(browser: Browser, email: str) -> Page:
     """Password, then the second factor set up with the key the enrolment page shows, then
     on past the recovery codes: the first page of the person's work."""
@@ -274,7 +222,9 @@ def sign_in_the_first_time(browser: Browser, email: str) -> Page:
 
 def requests_counted(platform: Platform) -> dict[tuple[str, str, str], float]:
     """What /metrics counts, whichever worker answers: (method, route, status) → requests."""
-    scrape = Browser(platform.url).get("/metrics", Authorization=f"Bearer {METRICS_TOKEN}")
+    scrape = Browser(platform.url, keep_alive=False, timeout=WAIT).get(
+        "/metrics", Authorization=f"Bearer {METRICS_TOKEN}"
+    )
     assert scrape.status == 200, scrape.status
     return {
         (sample.labels["method"], sample.labels["route"], sample.labels["status"]): sample.value
@@ -309,7 +259,7 @@ def test_a_report_its_reply_and_the_reading_go_through_separate_processes(
 ):
     # The tenant's admin seats the listener on the unit every report goes to: a role given
     # with `cellule user create` is no seat, and only the unit's members see its cases.
-    admin = Browser(platform.url)
+    admin = Browser(platform.url, keep_alive=False, timeout=WAIT)
     sign_in_the_first_time(admin, ADMIN)
     committee = admin.get(f"/t/{SLUG}/staff/admin/committees/{UNIT}?lang=en")
     assert committee.status == 200, committee.status
@@ -320,7 +270,7 @@ def test_a_report_its_reply_and_the_reading_go_through_separate_processes(
     assert seated.status == 200 and "now sits on this committee" in seated.text, seated.status
 
     # An anonymous report; its receipt is shown once.
-    reporter = Browser(platform.url)
+    reporter = Browser(platform.url, keep_alive=False, timeout=WAIT)
     form = reporter.get(f"/t/{SLUG}/report?lang=en")
     assert form.status == 200, form.status
     sent = reporter.submit(
@@ -342,7 +292,7 @@ def test_a_report_its_reply_and_the_reading_go_through_separate_processes(
     assert NARRATIVE not in body and receipt.replace(" ", "") not in body.replace(" ", "")
 
     # The listener signs in for the first time, finds the case and writes to the reporter.
-    listener = Browser(platform.url)
+    listener = Browser(platform.url, keep_alive=False, timeout=WAIT)
     inbox = sign_in_the_first_time(listener, LISTENER)
     assert inbox.status == 200 and reference in inbox.text, inbox.status
     case_url = re.search(rf'<a href="([^"]+)">{re.escape(reference)}</a>', inbox.text)[1]
@@ -352,7 +302,7 @@ def test_a_report_its_reply_and_the_reading_go_through_separate_processes(
     assert replied.status == 200 and "Your message was sent." in replied.text, replied.status
 
     # The reporter comes back in another browser with the receipt, and reads the reply.
-    back = Browser(platform.url)
+    back = Browser(platform.url, keep_alive=False, timeout=WAIT)
     login = back.get(f"/t/{SLUG}/space/login?lang=en")
     space = back.submit(login, "/space/login", receipt=receipt)
     assert space.status == 200 and urllib.parse.urlsplit(space.url).path == f"/t/{SLUG}/space"

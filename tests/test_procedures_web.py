@@ -6,61 +6,15 @@ does not offer to that person cannot be taken by them either (the server refuses
 the rule, and changes nothing).
 """
 
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-
 import pytest
 from sqlalchemy import func, select
 
+from benchmarks.browser import Form, forms_of
 from core.audit.models import AuditEvent
 from core.cases.models import Case, CaseEvent
 from core.extensions import db
 from core.tenancy.scoping import tenant_scope
 from core.testing import sign_in
-
-# -- reading the forms of a page ---------------------------------------------------------
-
-
-@dataclass
-class Form:
-    action: str
-    fields: dict[str, list[str]] = field(default_factory=dict)  # hidden inputs
-    options: dict[str, list[str]] = field(default_factory=dict)  # checkbox/radio/select values
-
-
-class FormParser(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.forms: list[Form] = []
-        self._select: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.forms.append(Form(action=attrs.get("action", "")))
-        if not self.forms:
-            return
-        form = self.forms[-1]
-        if tag == "input":
-            name, kind = attrs.get("name"), attrs.get("type", "text")
-            if name and kind == "hidden":
-                form.fields.setdefault(name, []).append(attrs.get("value", ""))
-            elif name and kind in {"checkbox", "radio"}:
-                form.options.setdefault(name, []).append(attrs.get("value", ""))
-        elif tag == "select":
-            self._select = attrs.get("name")
-        elif tag == "option" and self._select:
-            form.options.setdefault(self._select, []).append(attrs.get("value", ""))
-
-    def handle_endtag(self, tag):
-        if tag == "select":
-            self._select = None
-
-
-def forms_of(html: str) -> list[Form]:
-    parser = FormParser()
-    parser.feed(html)
-    return parser.forms
 
 
 class Desk:
