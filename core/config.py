@@ -88,6 +88,13 @@ SETTINGS = [
         "A staff session ends after this many minutes without a request.",
     ),
     (
+        "CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE",
+        "600",
+        "Receipt attempts the whole platform accepts in a minute, on top of 10 per client in "
+        "15 minutes: a brake on guessing receipts from many addresses. Each attempt costs one "
+        "argon2id hash; raise it with the web processes' capacity.",
+    ),
+    (
         "MAIL_SERVER",
         "(none)",
         "SMTP server for e-mail notifications. When absent, no mail is sent: messages wait in "
@@ -160,12 +167,15 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
         in {"1", "on", "true", "yes"},
         "BABEL_DEFAULT_LOCALE": environ.get("CELLULE_DEFAULT_LOCALE", "fr"),
         "CELLULE_PUBLIC_URL": (environ.get("CELLULE_PUBLIC_URL") or "").rstrip("/") or None,
-        "CELLULE_TRUSTED_PROXIES": _count(environ.get("CELLULE_TRUSTED_PROXIES") or "0"),
+        "CELLULE_TRUSTED_PROXIES": _count(environ, "CELLULE_TRUSTED_PROXIES", "0"),
         "SESSION_COOKIE_SECURE": _flag(
             environ.get("CELLULE_SECURE_COOKIES")
             or ("off" if database_url.startswith("sqlite") else "on")
         ),
-        "CELLULE_STAFF_IDLE_MINUTES": _count(environ.get("CELLULE_STAFF_IDLE_MINUTES") or "20"),
+        "CELLULE_STAFF_IDLE_MINUTES": _count(environ, "CELLULE_STAFF_IDLE_MINUTES", "20"),
+        "CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE": _count(
+            environ, "CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE", "600"
+        ),
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _port(environ.get("MAIL_PORT") or "25"),
         "MAIL_USE_TLS": _flag(environ.get("MAIL_USE_TLS", "off")),
@@ -181,9 +191,10 @@ def _flag(value: str) -> bool:
     return value.lower() in {"1", "on", "true", "yes"}
 
 
-def _count(value: str) -> int:
+def _count(environ, name: str, default: str) -> int:
+    value = environ.get(name) or default
     if not value.isdigit():
-        raise RuntimeError(f"CELLULE_TRUSTED_PROXIES must be a number, not {value!r}")
+        raise RuntimeError(f"{name} must be a number, not {value!r}")
     return int(value)
 
 

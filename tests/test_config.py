@@ -70,3 +70,10 @@ def test_outside_sqlite_the_master_key_must_be_given(tmp_path):
             instance_path=str(tmp_path),
         )
     assert not (tmp_path / "master_key").exists()
+
+
+def test_a_count_that_is_not_a_number_is_refused_by_its_name(tmp_path):
+    import pytest
+
+    with pytest.raises(RuntimeError, match="CELLULE_STAFF_IDLE_MINUTES must be a number"):
+        settings_from_env(str(tmp_path), {"CELLULE_STAFF_IDLE_MINUTES": "twenty"})

@@ -395,3 +395,23 @@ def test_https_pages_ask_browsers_to_stay_on_https(client, poly):
     page = client.get("/t/poly/", base_url="https://localhost")
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
     assert "Strict-Transport-Security" not in client.get("/t/poly/").headers
+
+
+def test_the_platform_wide_receipt_limit_follows_its_setting(app, poly):
+    from core import create_app
+
+    proxied = create_app(
+        {**app.config, "CELLULE_TRUSTED_PROXIES": 1, "CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE": 3},
+        instance_path=app.instance_path,
+    ).test_client()
+    login = proxied.get("/t/poly/space/login")
+
+    def attempt(address):
+        return proxied.post(
+            "/t/poly/space/login",
+            data={"csrf_token": token(login.data), "receipt": "1234" * 5},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    # three reporters, one attempt each, fill the platform's minute; a fourth must wait
+    assert [attempt(f"198.51.100.{n}") for n in range(1, 5)] == [422, 422, 422, 429]

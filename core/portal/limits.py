@@ -14,7 +14,8 @@ from flask import current_app, request
 from core.jobs import redis_queue
 
 PER_CLIENT = (10, 15 * 60)  # attempts per window of seconds, for one client
-PLATFORM = (600, 60)  # for everyone together
+# for everyone together: CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE (600) in a window of 60 s
+PLATFORM_WINDOW = 60
 
 
 class Attempts:
@@ -61,4 +62,5 @@ def receipt_attempt_allowed() -> bool:
     attempts = _attempts()
     if not attempts.hit(f"client:{client_key()}", *PER_CLIENT):
         return False  # a client over its own limit does not use up everyone else's
-    return attempts.hit("platform", *PLATFORM)
+    per_minute = current_app.config["CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE"]
+    return attempts.hit("platform", per_minute, PLATFORM_WINDOW)
