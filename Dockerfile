@@ -19,9 +19,12 @@ COPY plugins plugins
 COPY migrations migrations
 # The project stays in /app (migrations are read from there) and is installed in place, so
 # the `cellule` command and the plugins' entry points are registered in the venv.
+# Every catalogue is compiled, or the build fails (a catalogue pybabel skips counts too).
 RUN pip install -e . \
- && find core plugins -path '*/LC_MESSAGES/*.po' \
-      -exec sh -c 'pybabel compile -i "$1" -o "${1%.po}.mo"' _ {} \; \
+ && find core plugins -path '*/LC_MESSAGES/*.po' -exec sh -c \
+      'for po; do pybabel compile -i "$po" -o "${po%.po}.mo" || exit 1; done' sh {} + \
+ && test "$(find core plugins -path '*/LC_MESSAGES/*.mo' | wc -l)" \
+      = "$(find core plugins -path '*/LC_MESSAGES/*.po' | wc -l)" \
  && python -m compileall -q /app /opt/venv
 
 FROM ${PYTHON_IMAGE}

@@ -113,9 +113,17 @@ SETTINGS = [
         "report content, an identity, a receipt code or a client's address.",
     ),
     (
+        "CELLULE_METRICS_BIND",
+        "(none)",
+        "A second address gunicorn listens on, e.g. 0.0.0.0:9100, for Prometheus: `/metrics` "
+        "answers there and nowhere else (that address serves only the metrics and the probes). "
+        "Expose it to the monitoring system only, never through the Ingress. Without it there "
+        "is no `/metrics`.",
+    ),
+    (
         "CELLULE_METRICS_TOKEN",
         "(none)",
-        "Bearer token Prometheus sends to read `/metrics`; without it the endpoint answers 404.",
+        "When set, `/metrics` also asks for this bearer token.",
     ),
     (
         "CELLULE_BIND",
@@ -183,6 +191,7 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
         "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": environ.get("MAIL_FROM") or "cellule@localhost",
         "CELLULE_LOG_FORMAT": _log_format(environ.get("CELLULE_LOG_FORMAT") or "text"),
+        "CELLULE_METRICS_BIND": _address(environ, "CELLULE_METRICS_BIND"),
         "CELLULE_METRICS_TOKEN": environ.get("CELLULE_METRICS_TOKEN") or None,
     }
 
@@ -202,6 +211,13 @@ def _seconds(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise RuntimeError(f"CELLULE_SWEEP_SECONDS must be a number of seconds, not {value!r}")
     return int(value)
+
+
+def _address(environ, name: str) -> str | None:
+    value = environ.get(name) or None
+    if value is not None and not value.rpartition(":")[2].isdigit():
+        raise RuntimeError(f"{name} must be a host and port such as 0.0.0.0:9100, not {value!r}")
+    return value
 
 
 def _log_format(value: str) -> str:

@@ -6,6 +6,9 @@ from sqlalchemy import event
 
 from core.extensions import db, migrate
 
+CONNECT_TIMEOUT = 5  # seconds to reach PostgreSQL
+STATEMENT_TIMEOUT = 30  # seconds one statement of a request or a job may take
+
 
 def init_app(app) -> None:
     from core import PROJECT_ROOT
@@ -14,9 +17,17 @@ def init_app(app) -> None:
     import_all_models()
     # A failed statement's error (and so its log line) never shows the values bound to it:
     # they may be report content or somebody's address.
+    options = {"hide_parameters": True}
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # An unreachable server or a runaway statement fails the request instead of holding
+        # a worker's thread (gunicorn's gthread workers never time a request out).
+        options["connect_args"] = {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}",
+        }
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **options,
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
-        "hide_parameters": True,
     }
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))

@@ -8,7 +8,11 @@ a case or an address.
 Under gunicorn each worker counts in files of `PROMETHEUS_MULTIPROC_DIR` (set by
 `core/gunicorn_conf.py`) and whichever worker answers `/metrics` adds them all up; the
 platform's gauges are read from the database and Redis when Prometheus asks.
-`CELLULE_METRICS_TOKEN` guards the endpoint: without it, it does not exist.
+
+`/metrics` answers only on its own address, `CELLULE_METRICS_BIND` (a second socket
+gunicorn listens on, which no Service or Ingress exposes), and, when `CELLULE_METRICS_TOKEN`
+is set, only to a scraper sending it; that address serves nothing but the metrics and the
+probes. Without `CELLULE_METRICS_BIND` there is no `/metrics`.
 """
 
 import hmac
@@ -48,30 +52,49 @@ LATENCY = Histogram(
 )
 # Probes and scrapes come every few seconds: counted, but not logged.
 UNLOGGED = frozenset({"web.livez", "web.readyz", "metrics.scrape", "static"})
+# What the metrics' own address serves.
+ON_METRICS_PORT = frozenset({"web.livez", "web.readyz", "metrics.scrape"})
 UNMATCHED = "<unmatched>"
+# Any other method a client sends is counted as OTHER: a label value is never the client's
+# to choose, or anyone could add series without end.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def metrics_port(app) -> str | None:
+    """The port of `CELLULE_METRICS_BIND`, as gunicorn reports it in SERVER_PORT."""
+    bind = app.config.get("CELLULE_METRICS_BIND")
+    return bind.rsplit(":", 1)[1] if bind else None
+
+
+def _on_metrics_port() -> bool:
+    port = metrics_port(current_app)
+    return port is not None and request.environ.get("SERVER_PORT") == port
 
 
 def _start_clock() -> None:
     g.request_started = time.perf_counter()
+    if _on_metrics_port() and request.endpoint not in ON_METRICS_PORT:
+        abort(404)  # the metrics' address is not a way into the pages
 
 
 def _count_and_log(response):
     started = g.pop("request_started", None)
     elapsed = time.perf_counter() - started if started is not None else 0.0
     route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    LATENCY.labels(request.method, route).observe(elapsed)
+    method = request.method if request.method in METHODS else "OTHER"
+    REQUESTS.labels(method, route, str(response.status_code)).inc()
+    LATENCY.labels(method, route).observe(elapsed)
     if request.endpoint not in UNLOGGED:
         tenant = g.get("tenant_info")
         milliseconds = round(elapsed * 1000, 1)
         logger.info(
             "%s %s %s %.1f ms",
-            request.method,
+            method,
             route,
             response.status_code,
             milliseconds,
             extra={
-                "method": request.method,
+                "method": method,
                 "route": route,
                 "status": response.status_code,
                 "duration_ms": milliseconds,
@@ -83,11 +106,12 @@ def _count_and_log(response):
 
 @bp.route("/metrics")
 def scrape():
-    token = current_app.config.get("CELLULE_METRICS_TOKEN")
-    if not token:
+    if not _on_metrics_port():
         abort(404)
+    token = current_app.config.get("CELLULE_METRICS_TOKEN")
     given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    if token and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        logger.warning("metrics: a scrape without the right token was refused")
         return Response(
             "a bearer token is needed\n",
             401,
@@ -208,10 +232,14 @@ class PlatformCollector:
             labels=["state"],
         )
         jobs.add_metric(["queued"], queue.count)
-        jobs.add_metric(["started"], queue.started_job_registry.count)
-        jobs.add_metric(["deferred"], queue.deferred_job_registry.count)
-        jobs.add_metric(["scheduled"], queue.scheduled_job_registry.count)
-        jobs.add_metric(["failed"], queue.failed_job_registry.count)
+        # counted as they are: a scrape never cleans a registry up (that is the workers' job)
+        for state, registry in (
+            ("started", queue.started_job_registry),
+            ("deferred", queue.deferred_job_registry),
+            ("scheduled", queue.scheduled_job_registry),
+            ("failed", queue.failed_job_registry),
+        ):
+            jobs.add_metric([state], registry.get_job_count(cleanup=False))
         workers = GaugeMetricFamily(
             "cellule_queue_workers", "rq workers listening on Cellule's queue."
         )
@@ -221,6 +249,9 @@ class PlatformCollector:
 
 
 def init_app(app) -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # any process of the image, not only gunicorn (which empties it first)
+        os.makedirs(directory, exist_ok=True)
     app.register_blueprint(bp)
     # first, so the clock starts before tenant resolution and sign-in checks
     app.before_request_funcs.setdefault(None, []).insert(0, _start_clock)

@@ -7,7 +7,7 @@ from flask_babel import get_locale, refresh
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.logs import keep_client_address_out_of
+from core.logs import scrub_lines_of
 from core.tenancy.operations import SUPPORTED_LOCALES
 
 bp = Blueprint("web", __name__)
@@ -124,7 +124,7 @@ def _redis_answers() -> bool:
 
 def init_app(app) -> None:
     # the development server's request lines start with the client's address
-    keep_client_address_out_of(logging.getLogger("werkzeug"))
+    scrub_lines_of(logging.getLogger("werkzeug"))
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         locales_here=locales_here,

@@ -64,7 +64,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(migration_url, poolclass=pool.NullPool)
+    # a failing data migration's error never shows the values bound to it (core.logs)
+    engine = create_engine(migration_url, poolclass=pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         context.configure(
             connection=connection, target_metadata=target_metadata, **_configure_args(connection)

@@ -6,7 +6,12 @@ how its steps were checked by hand); these catch the Dockerfile drifting from th
 """
 
 import fnmatch
+import os
 import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -88,15 +93,46 @@ def test_what_the_build_copies_exists_and_is_not_ignored(dockerfile):
         ), needed
 
 
-def test_every_catalogue_is_compiled_in_the_image(dockerfile):
-    (compile_step,) = [i["value"] for i in dockerfile if "pybabel compile" in i["value"]]
-    assert "find core plugins -path '*/LC_MESSAGES/*.po'" in compile_step
-    catalogues = sorted(
-        str(p.relative_to(PROJECT_ROOT))
-        for folder in ("core", "plugins")
-        for p in (PROJECT_ROOT / folder).rglob("*.po")
+def compile_steps(dockerfile) -> str:
+    """The Dockerfile's own commands that compile the catalogues (its RUN's `&&` parts that
+    name them), as one shell script."""
+    (step,) = [i["value"] for i in dockerfile if "pybabel compile" in i["value"]]
+    return " && ".join(part for part in step.split(" && ") if "LC_MESSAGES" in part)
+
+
+def run_compile(dockerfile, tree: Path) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["/bin/sh", "-c", compile_steps(dockerfile)], cwd=tree, env=environ, capture_output=True
     )
-    assert catalogues and all("/LC_MESSAGES/" in c for c in catalogues)
+
+
+@pytest.fixture
+def catalogues(tmp_path) -> Path:
+    """A copy of the project's catalogues, laid out as in the build stage's /app."""
+    for po in [*PROJECT_ROOT.glob("core/**/*.po"), *PROJECT_ROOT.glob("plugins/**/*.po")]:
+        copy = tmp_path / po.relative_to(PROJECT_ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(po, copy)
+    return tmp_path
+
+
+def test_the_build_compiles_every_catalogue(dockerfile, catalogues):
+    done = run_compile(dockerfile, catalogues)
+    assert done.returncode == 0, done.stderr
+    pos = sorted(catalogues.rglob("*.po"))
+    assert len(pos) >= 4 and all("LC_MESSAGES" in po.parts for po in pos)
+    assert all(po.with_suffix(".mo").stat().st_size > 0 for po in pos)
+
+
+@pytest.mark.parametrize("damage", ["broken", "fuzzy"])
+def test_the_build_fails_when_a_catalogue_does_not_compile(dockerfile, catalogues, damage):
+    po = next(catalogues.rglob("core/**/*.po"))
+    if damage == "broken":  # not UTF-8, as the catalogue says it is: pybabel fails
+        po.write_bytes(po.read_bytes() + b'\nmsgid "x"\nmsgstr "\xff\xfe"\n')
+    else:  # pybabel skips a catalogue marked fuzzy, and says nothing wrong
+        po.write_text(po.read_text().replace('msgid ""\n', '#, fuzzy\nmsgid ""\n', 1))
+    assert run_compile(dockerfile, catalogues).returncode != 0
 
 
 def test_the_image_runs_gunicorn_on_settings_cellule_knows(dockerfile):

@@ -8,7 +8,7 @@ from core import create_app
 from core.audit.models import AuditEvent
 from core.audit.operations import record_event
 from core.extensions import db
-from core.jobs import enqueue_after_commit
+from core.jobs import FAILED_JOB_TTL, enqueue_after_commit
 from core.tenancy.scoping import current_tenant_id, tenant_scope
 
 
@@ -50,6 +50,9 @@ def test_with_redis_the_job_waits_in_the_queue_for_a_worker(redis_app, make_tena
         enqueue_after_commit(note_job_ran, "queued", tenant_id=tenant.id)
         db.session.commit()
     assert queue.count == 1
+    (job,) = queue.jobs
+    # a failed job's traceback is kept a week, not rq's default year
+    assert (job.result_ttl, job.failure_ttl) == (0, FAILED_JOB_TTL)
     assert ran(tenant) == []
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     assert queue.count == 0

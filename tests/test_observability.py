@@ -1,5 +1,6 @@
 """What operators see: the metrics endpoint, request log lines and JSON logs, none personal."""
 
+import io
 import json
 import logging
 import subprocess
@@ -13,18 +14,25 @@ from sqlalchemy.exc import IntegrityError
 
 from core import create_app
 from core.extensions import db
-from core.logs import WithoutClientAddress, logging_config
+from core.logs import Scrubbed, logging_config
 from core.tenancy.models import Tenant
 from core.tenancy.scoping import platform_scope
 
 TOKEN = "scrape-me-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+METRICS = {"CELLULE_METRICS_BIND": "127.0.0.1:9100", "CELLULE_METRICS_TOKEN": TOKEN}
+# how gunicorn tells the app which of its addresses a request came to
+ON_METRICS_PORT = {"SERVER_PORT": "9100"}
 
 
 @pytest.fixture
 def metered(app):
-    app.config["CELLULE_METRICS_TOKEN"] = TOKEN
+    app.config.update(METRICS)
     return app
+
+
+def scrape(client, headers=BEARER, **more):
+    return client.get("/metrics", headers=headers, environ_overrides=ON_METRICS_PORT, **more)
 
 
 def samples(response) -> dict[tuple, float]:
@@ -38,21 +46,47 @@ def samples(response) -> dict[tuple, float]:
     }
 
 
-def test_without_a_token_setting_there_are_no_metrics(client):
-    assert client.get("/metrics", headers=BEARER).status_code == 404
+def test_without_a_metrics_address_there_are_no_metrics(client):
+    assert scrape(client).status_code == 404
 
 
-def test_metrics_need_the_bearer_token_and_set_no_cookie(metered):
+def test_metrics_answer_on_their_own_address_only(metered, make_tenant):
+    make_tenant("public", enable=("ciup",))
+    client = metered.test_client()
+    # the public address (what the Ingress reaches), whatever the host or the token
+    for host in ("localhost", "public.cellule.test"):
+        assert client.get("/metrics", headers={**BEARER, "Host": host}).status_code == 404
+    assert client.get("/t/public/metrics", headers=BEARER).status_code == 404
+    # the metrics' address serves the metrics and the probes, and no page
+    assert scrape(client).status_code == 200
+    assert client.get("/livez", environ_overrides=ON_METRICS_PORT).status_code == 200
+    assert client.get("/t/public/", environ_overrides=ON_METRICS_PORT).status_code == 404
+    assert client.get("/t/public/").status_code == 200
+
+
+def test_metrics_need_the_bearer_token_when_one_is_set_and_set_no_cookie(metered, caplog):
     client = metered.test_client()
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
-        refused = client.get("/metrics", headers=headers)
+        with caplog.at_level(logging.WARNING, logger="cellule.request"):
+            refused = scrape(client, headers)
         assert refused.status_code == 401
         assert TOKEN not in refused.get_data(as_text=True)
         assert refused.headers["WWW-Authenticate"].startswith("Bearer")
-    answered = client.get("/metrics", headers=BEARER)
+    assert caplog.text.count("without the right token was refused") == 3
+    answered = scrape(client)
     assert answered.status_code == 200
     assert "Set-Cookie" not in answered.headers
     assert answered.headers["Cache-Control"] == "no-store"
+    metered.config["CELLULE_METRICS_TOKEN"] = None
+    assert scrape(client, {}).status_code == 200  # the address alone guards it
+
+
+def test_a_method_the_client_makes_up_is_counted_as_other(metered):
+    client = metered.test_client()
+    assert client.open("/livez", method="MADEUP").status_code == 405
+    exposed = scrape(client).get_data(as_text=True)
+    assert "MADEUP" not in exposed
+    assert 'cellule_http_requests_total{method="OTHER",route="<unmatched>",status="405"}' in exposed
 
 
 def test_requests_are_counted_by_route_pattern_never_by_path(metered, make_tenant):
@@ -64,12 +98,12 @@ def test_requests_are_counted_by_route_pattern_never_by_path(metered, make_tenan
             "cellule_http_requests_total",
             (("method", "GET"), ("route", route), ("status", status)),
         )
-        return samples(client.get("/metrics", headers=BEARER)).get(key, 0.0)
+        return samples(scrape(client)).get(key, 0.0)
 
     before = count("/", "200"), count("<unmatched>", "404")
     assert client.get("/t/metered/").status_code == 200
     assert client.get("/no/such/secret-path-1234").status_code == 404
-    exposed = client.get("/metrics", headers=BEARER).get_data(as_text=True)
+    exposed = scrape(client).get_data(as_text=True)
     assert count("/", "200") == before[0] + 1
     assert count("<unmatched>", "404") == before[1] + 1
     assert "secret-path-1234" not in exposed and "/t/metered/" not in exposed
@@ -82,34 +116,21 @@ def test_overdue_deadlines_and_unsent_mail_are_counted_per_tenant(
     neoma = make_tenant("neoma-metrics", enable=("neoma",))
     make_tenant("quiet", enable=("ciup",))
     runner = case_runner(neoma)
-    # reported months ago and never acknowledged: the acknowledgement is overdue
-    runner.submit(
+    # reported months ago and never acknowledged: its deadlines are past
+    old = runner.submit(
         anonymous=False, answers={"campus": "rouen"}, now=datetime(2026, 1, 5, 9, tzinfo=UTC)
     )
     runner.submit(anonymous=False, answers={"campus": "reims"})  # today: nothing overdue yet
-    got = samples(metered.test_client().get("/metrics", headers=BEARER))
+    got = samples(scrape(metered.test_client()))
     overdue = {
         dict(labels)["tenant"]: value
         for (name, labels), value in got.items()
         if name == "cellule_deadlines_overdue"
     }
-    assert overdue["quiet"] == 0
-    assert overdue["neoma-metrics"] >= 1
-    with platform_scope():
-        from core.cases.models import Deadline
-        from core.types import utcnow
-
-        really_overdue = (
-            db.session.query(Deadline)
-            .filter(
-                Deadline.tenant_id == neoma.id,
-                Deadline.met_at.is_(None),
-                Deadline.cancelled_at.is_(None),
-                Deadline.due_at < utcnow(),
-            )
-            .count()
-        )
-    assert overdue["neoma-metrics"] == really_overdue
+    now = datetime.now(UTC)
+    past = [d for d in runner.deadlines(old).values() if d.is_open and d.due_at < now]
+    assert past, "the old case has deadlines past due"
+    assert overdue == {"neoma-metrics": len(past), "quiet": 0}
     assert got[("cellule_mail_unsent", (("state", "abandoned"), ("tenant", "quiet")))] == 0
     assert ("cellule_dependency_up", (("dependency", "database"),)) in got
     assert got[("cellule_dependency_up", (("dependency", "database"),))] == 1
@@ -117,10 +138,10 @@ def test_overdue_deadlines_and_unsent_mail_are_counted_per_tenant(
 
 def test_queue_depth_and_workers_come_from_redis(redis_app):
     app, queue = redis_app
-    app.config["CELLULE_METRICS_TOKEN"] = TOKEN
+    app.config.update(METRICS)
     queue.enqueue("core.jobs.sweep.sweep_everything")
     queue.enqueue("core.jobs.sweep.sweep_everything")
-    got = samples(app.test_client().get("/metrics", headers=BEARER))
+    got = samples(scrape(app.test_client()))
     assert got[("cellule_queue_jobs", (("state", "queued"),))] == 2
     assert got[("cellule_queue_jobs", (("state", "failed"),))] == 0
     assert got[("cellule_queue_workers", ())] == 0
@@ -134,11 +155,11 @@ def test_an_unreachable_redis_is_reported_not_raised(config, tmp_path):
         {
             **config,
             "REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0",
-            "CELLULE_METRICS_TOKEN": TOKEN,
+            **METRICS,
         },
         instance_path=str(tmp_path / "i"),
     )
-    got = samples(app.test_client().get("/metrics", headers=BEARER))
+    got = samples(scrape(app.test_client()))
     assert got[("cellule_dependency_up", (("dependency", "redis"),))] == 0
     assert not any(name == "cellule_queue_jobs" for name, _ in got)
 
@@ -185,8 +206,25 @@ def test_a_failed_statement_never_shows_its_values(app):
         with pytest.raises(IntegrityError) as failure:
             db.session.commit()
         db.session.rollback()
-    assert "Somebody's secret" not in str(failure.value)
-    assert "hidden due to hide_parameters" in str(failure.value)
+    error = str(failure.value)
+    assert "Somebody's secret" not in error
+    assert "hidden due to hide_parameters" in error
+    # the line a log handler writes, traceback included, holds neither
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.addFilter(Scrubbed())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("cellule.test.scrubbed")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise failure.value
+        except IntegrityError:
+            logger.exception("could not save: %s", error)
+    finally:
+        logger.removeHandler(handler)
+    assert "IntegrityError" in written.getvalue()
+    assert "(taken)" not in written.getvalue() and "Somebody" not in written.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -208,12 +246,22 @@ def test_a_failed_statement_never_shows_its_values(app):
             "Invalid request from ip=-: Invalid HTTP method",
         ),
         ("Invalid request from ip=2001:db8::5: bad", (), "Invalid request from ip=-: bad"),
+        (
+            "Error handling request %s %s",
+            ("GET", "/staff/password/reset/TOKEN-42?email=a@b.fr"),
+            "Error handling request GET -",
+        ),
+        (
+            "duplicate key value\nDETAIL:  Key (email)=(alice@school.fr) already exists.",
+            (),
+            "duplicate key value\nDETAIL: (left out)",
+        ),
         ("Listening at: http://0.0.0.0:8000 (12)", (), "Listening at: http://0.0.0.0:8000 (12)"),
     ],
 )
 def test_client_addresses_are_kept_out_of_server_lines(line, args, expected):
     record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, line, args, None)
-    assert WithoutClientAddress().filter(record)
+    assert Scrubbed().filter(record)
     assert record.getMessage() == expected
 
 

@@ -16,6 +16,9 @@ from sqlalchemy import event
 from core.extensions import db
 
 QUEUE_NAME = "cellule"
+# A failed job stays in rq's failed registry (for `rq info`, the metrics) this long, not
+# rq's default year: its traceback is text from the libraries beneath Cellule.
+FAILED_JOB_TTL = 7 * 24 * 3600
 
 
 def enqueue_after_commit(func, *args, tenant_id: int | None = None, **kwargs) -> None:
@@ -42,7 +45,14 @@ def _after_commit(session) -> None:
             try:
                 # The description (logged by workers) names the job, never its arguments.
                 queue.enqueue(
-                    run_job, path, tenant_id, args, kwargs, result_ttl=0, description=path
+                    run_job,
+                    path,
+                    tenant_id,
+                    args,
+                    kwargs,
+                    result_ttl=0,
+                    failure_ttl=FAILED_JOB_TTL,
+                    description=path,
                 )
             except Exception:
                 app.logger.exception("could not queue job %s", path)

@@ -10,7 +10,7 @@ Two schedulers at once do no harm (every sweep claims its rows), they only waste
 import logging
 import threading
 
-from core.jobs import QUEUE_NAME, redis_queue, run_job
+from core.jobs import FAILED_JOB_TTL, QUEUE_NAME, redis_queue, run_job
 from core.jobs.sweep import SWEEP_JOB
 
 logger = logging.getLogger(__name__)
@@ -62,5 +62,6 @@ def rq_cron(app, seconds: int):
         interval=seconds,
         job_timeout=SWEEP_TIMEOUT,
         result_ttl=0,
+        failure_ttl=FAILED_JOB_TTL,
     )
     return scheduler
