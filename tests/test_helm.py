@@ -789,9 +789,14 @@ def test_without_autoscaling_the_web_deployment_has_its_replicas(installer):
 
 def test_the_web_probes_hit_livez_and_readyz_on_gunicorns_port(full):
     container = pod_spec(full.deployment("web"))["containers"][0]
-    (port,) = container["ports"]
+    port = container["ports"][0]
     assert port == {"name": "http", "containerPort": 8000, "protocol": "TCP"}
     assert env_of(container)["CELLULE_BIND"]["value"] == "0.0.0.0:8000"
+    # /metrics has an address of its own, which the Service does not expose
+    assert container["ports"][1] == {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}
+    assert env_of(container)["CELLULE_METRICS_BIND"]["value"] == "0.0.0.0:9100"
+    (service,) = full.of_kind("Service")
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     # A stopping pod keeps answering a moment, and gunicorn then has its 30 s to finish.
     pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pod_spec(full.deployment("web"))["terminationGracePeriodSeconds"] >= pause + 30
@@ -843,7 +848,11 @@ def test_the_network_policies_let_in_only_the_ingress_and_out_only_what_cellule_
         {"kubernetes.io/metadata.name": "ingress-nginx"},
         {"kubernetes.io/metadata.name": "monitoring"},
     ]
-    assert all(rule["ports"] == [{"port": 8000, "protocol": "TCP"}] for rule in web_in)
+    # the ingress controller reaches the pages' port, Prometheus the metrics' port only
+    assert [rule["ports"] for rule in web_in] == [
+        [{"port": 8000, "protocol": "TCP"}],
+        [{"port": 9100, "protocol": "TCP"}],
+    ]
 
     def egress(component):
         return {

@@ -91,6 +91,7 @@ CELLULE_TRUSTED_PROXIES: {{ .Values.config.trustedProxies | quote }}
 CELLULE_DEFAULT_LOCALE: {{ .Values.config.defaultLocale | quote }}
 CELLULE_STAFF_IDLE_MINUTES: {{ .Values.config.staffIdleMinutes | quote }}
 CELLULE_SWEEP_SECONDS: {{ .Values.config.sweepSeconds | quote }}
+CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE: {{ .Values.config.receiptAttemptsPerMinute | quote }}
 {{- with .Values.config.baseDomain }}
 CELLULE_BASE_DOMAIN: {{ . | quote }}
 {{- end }}
