@@ -134,9 +134,9 @@ SETTINGS = [
     ("CELLULE_WEB_THREADS", "4", "Threads per gunicorn worker process."),
     (
         "PROMETHEUS_MULTIPROC_DIR",
-        "<temporary folder>/cellule-metrics under gunicorn",
+        "a new temporary folder under gunicorn",
         "Writable folder where each gunicorn worker keeps its metrics for `/metrics` to add up; "
-        "emptied when gunicorn starts.",
+        "its metric files are removed when gunicorn starts.",
     ),
 ]
 
