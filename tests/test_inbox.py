@@ -305,3 +305,36 @@ def test_the_page_key_travels_in_the_link_and_rejects_anything_else():
 
 def test_inbox_filters_are_plain_values():
     assert InboxFilters() == InboxFilters(None, None, None, None, None)
+
+
+def test_a_page_costs_the_same_queries_however_many_cases_precede_it(app, neoma):
+    """Need to know is decided for a whole batch of candidates at once (core.memo): the
+    queries of a page depend on the page, not on how many cases there are."""
+    from sqlalchemy import event
+
+    tenant, runner, people = neoma
+    officer = people["everywhere"]
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    def queries_of_first_page() -> int:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            with tenant_scope(tenant):
+                page = inbox_page(officer, runner.institution, size=10)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len(page.rows) == 10
+        return len(statements)
+
+    for n in range(12):
+        runner.submit(anonymous=False, answers={"campus": ("rouen", "reims")[n % 2]})
+    few = queries_of_first_page()
+    for n in range(36):
+        runner.submit(anonymous=False, answers={"campus": ("rouen", "reims")[n % 2]})
+    many = queries_of_first_page()
+    assert many == few
+    assert few <= 20, f"{few} queries for a page of 10 cases"

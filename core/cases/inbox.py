@@ -30,10 +30,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from core.cases.access import may_see_case, standing_in_state
 from core.cases.models import Case, CaseMember, Deadline, Message
+from core.cases.operations import prefetch_access
 from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
 from core.identity.models import Role, User
 from core.identity.operations import roles_of
+from core.memo import memoized
 from core.procedure.calendar import WorkingCalendar
 from core.procedure.definition import Institution
 from core.reports.models import Report
@@ -243,8 +245,9 @@ def filters_clause(filters: InboxFilters, institution: Institution, now: datetim
     return and_(*clauses) if clauses else None
 
 
-def _candidates(query, after: InboxKey | None) -> Iterator[Case]:
-    """The query's cases in the inbox's order after `after`, read `BATCH` at a time."""
+def _candidates(query, after: InboxKey | None, user: User) -> Iterator[Case]:
+    """The query's cases in the inbox's order after `after`, read `BATCH` at a time, with
+    what deciding `user`'s need to know asks of them read for the batch at once."""
     while True:
         page = query
         if after is not None:
@@ -252,6 +255,7 @@ def _candidates(query, after: InboxKey | None) -> Iterator[Case]:
                 tuple_(Case.opened_at, Case.public_id) < tuple_(after.opened_at, after.public_id)
             )
         batch = db.session.scalars(page.limit(BATCH)).all()
+        prefetch_access(batch, user)
         yield from batch
         if len(batch) < BATCH:
             return
@@ -269,7 +273,11 @@ def inbox_page(
     scan_limit: int = SCAN_LIMIT,
 ) -> InboxPage:
     """One page of the cases `user` may see, after `after` (see the module's rules)."""
-    now = now or utcnow()
+    with memoized():
+        return _inbox_page(user, institution, filters, after, size, now or utcnow(), scan_limit)
+
+
+def _inbox_page(user, institution, filters, after, size, now, scan_limit) -> InboxPage:
     query = (
         select(Case)
         .where(Case.tenant_id == institution.info.id, candidates_clause(user, institution))
@@ -279,7 +287,7 @@ def inbox_page(
     if narrowed is not None:
         query = query.where(narrowed)
     shown, last_read, stopped = [], None, False
-    for read, case in enumerate(_candidates(query, after), start=1):
+    for read, case in enumerate(_candidates(query, after, user), start=1):
         last_read = case
         if may_see_case(user, case, institution):
             shown.append(case)

@@ -33,6 +33,7 @@ from core.extensions import db
 from core.identity.models import Role, User
 from core.identity.operations import roles_of, seats_count
 from core.jobs import enqueue_after_commit
+from core.memo import active, prefill, remember
 from core.plugins.i18n import plugin_gettext
 from core.procedure.conditions import Facts, holds
 from core.procedure.definition import Institution
@@ -78,10 +79,19 @@ class ProcedureRefusal(Exception):
 # -- reading a case --------------------------------------------------------------------
 
 
-def facts_of(case: Case, institution: Institution) -> Facts:
-    consents = db.session.scalars(
-        select(CaseConsent.key).where(CaseConsent.case_id == case.id, CaseConsent.given)
+def given_consents(case: Case) -> frozenset[str]:
+    return remember(
+        ("consents", case.id),
+        lambda: frozenset(
+            db.session.scalars(
+                select(CaseConsent.key).where(CaseConsent.case_id == case.id, CaseConsent.given)
+            )
+        ),
     )
+
+
+def facts_of(case: Case, institution: Institution) -> Facts:
+    consents = given_consents(case)
     return Facts(
         relation=case.facts.get("relation"),
         anonymous=case.facts.get("anonymous", True),
@@ -124,8 +134,11 @@ def pending_obligations(case: Case, institution: Institution, facts=None) -> lis
 
 
 def committee_by_key(tenant_id: int, key: str) -> Committee:
-    committee = db.session.scalar(
-        select(Committee).where(Committee.tenant_id == tenant_id, Committee.key == key)
+    committee = remember(
+        ("committee", tenant_id, key),
+        lambda: db.session.scalar(
+            select(Committee).where(Committee.tenant_id == tenant_id, Committee.key == key)
+        ),
     )
     if committee is None:
         raise LookupError(f"the tenant has no committee {key!r}: is its plugin enabled?")
@@ -137,16 +150,39 @@ def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
     does not handle cases (`core.identity.operations.seats_count`)."""
     if not seats_count(user):
         return []
-    return list(
-        db.session.scalars(
-            select(CommitteeMember).where(
-                CommitteeMember.committee_id == committee.id, CommitteeMember.user_id == user.id
+    return remember(
+        ("seats", committee.id, user.id),
+        lambda: list(
+            db.session.scalars(
+                select(CommitteeMember).where(
+                    CommitteeMember.committee_id == committee.id,
+                    CommitteeMember.user_id == user.id,
+                )
             )
-        )
+        ),
     )
 
 
+def sitting_members(case_ids) -> dict[int, list[CaseMember]]:
+    """The members sitting now (not released) on each of these cases, composed or present:
+    one query for a batch (`core.memo.prefetch`)."""
+    members: dict[int, list[CaseMember]] = {case_id: [] for case_id in case_ids}
+    for member in db.session.scalars(
+        select(CaseMember).where(CaseMember.case_id.in_(members), CaseMember.released_at.is_(None))
+    ):
+        members[member.case_id].append(member)
+    return members
+
+
+def _sitting(case: Case) -> list[CaseMember]:
+    return remember(("sitting", case.id), lambda: sitting_members([case.id])[case.id])
+
+
 def _composed(case: Case, committee: Committee) -> list[CaseMember]:
+    if active():  # every committee's composition of the case, read once
+        return [
+            m for m in _sitting(case) if m.committee_id == committee.id and m.capacity == "composed"
+        ]
     return list(
         db.session.scalars(
             select(CaseMember).where(
@@ -205,20 +241,44 @@ def _rule_broken(rule: dict, case: Case, seats, user: User, facts: Facts) -> boo
             and params["consent"] not in facts.consents
         )
     if kind == "exclude_prior_involvement":
-        return (
-            db.session.scalar(
-                select(CaseMember.id)
-                .join(Committee, Committee.id == CaseMember.committee_id)
-                .where(
-                    CaseMember.case_id == case.id,
-                    CaseMember.user_id == user.id,
-                    Committee.key.in_(params.get("committees", [])),
-                )
-                .limit(1)
-            )
-            is not None
-        )
+        return bool(involvement(case, user) & set(params.get("committees", [])))
     raise ValueError(f"unknown rule kind {kind!r}")
+
+
+def involvements(case_ids, user: User) -> dict[int, frozenset[str]]:
+    """The keys of the committees `user` ever sat for on each of these cases (composed or
+    present, released or not): one query for a batch."""
+    found: dict[int, set[str]] = {case_id: set() for case_id in case_ids}
+    for case_id, key in db.session.execute(
+        select(CaseMember.case_id, Committee.key)
+        .join(Committee, Committee.id == CaseMember.committee_id)
+        .where(CaseMember.case_id.in_(found), CaseMember.user_id == user.id)
+    ):
+        found[case_id].add(key)
+    return {case_id: frozenset(keys) for case_id, keys in found.items()}
+
+
+def involvement(case: Case, user: User) -> frozenset[str]:
+    return remember(("involved", case.id, user.id), lambda: involvements([case.id], user)[case.id])
+
+
+def prefetch_access(cases, user: User) -> None:
+    """Inside `core.memo.memoized()`, read for a whole batch of cases what deciding
+    `user`'s need to know asks of each: consents, who sits on it, her past part in it."""
+    if not active() or not cases:
+        return
+    ids = [case.id for case in cases]
+    consents: dict[int, set[str]] = {case_id: set() for case_id in ids}
+    for case_id, key in db.session.execute(
+        select(CaseConsent.case_id, CaseConsent.key).where(
+            CaseConsent.case_id.in_(ids), CaseConsent.given
+        )
+    ):
+        consents[case_id].add(key)
+    answers = {("consents", i): frozenset(keys) for i, keys in consents.items()}
+    answers |= {("sitting", i): members for i, members in sitting_members(ids).items()}
+    answers |= {("involved", i, user.id): keys for i, keys in involvements(ids, user).items()}
+    prefill(answers)
 
 
 def site_served(case: Case, declared: dict) -> str | None:
@@ -232,7 +292,14 @@ def may_act_as(user: User, role: str, case: Case, institution: Institution, fact
     if role in {r.value for r in Role}:
         return Role(role) in roles_of(case.tenant_id, user)
     if role == HANDLING_COMMITTEE:
-        committee = db.session.get(Committee, case.committee_id) if case.committee_id else None
+        committee = (
+            remember(
+                ("committee", case.committee_id),
+                lambda: db.session.get(Committee, case.committee_id),
+            )
+            if case.committee_id
+            else None
+        )
     elif role in institution.committees:
         committee = committee_by_key(case.tenant_id, role)
     else:

@@ -74,6 +74,7 @@ from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
 from core.identity.access import staff_required
 from core.identity.models import User
+from core.memo import memoized
 from core.plugins.host import plugin_host
 from core.procedure.definition import Institution
 from core.reports.models import Evidence, Report
@@ -225,15 +226,18 @@ def _done(case: Case, message: str, anchor: str = ""):
 @bp.route("/cases/<public_id>")
 @staff_required()
 def case(public_id: str):
-    case = _load_case(public_id)
-    inst = institution()
-    record_case_read(case, actor=g.staff)
-    mark_read_by_unit(case, actor=g.staff, institution=inst)
-    problem = session.pop(PROBLEM_KEY, None)
-    if problem and problem.get("case") != case.public_id:
-        problem = None
-    show_identity = session.pop(SHOWN_IDENTITY_KEY, None) == case.public_id
-    response = _page("cases/case.html", **_case_context(case, problem, show_identity))
+    # The page asks the same need-to-know questions for every step and section; what it
+    # writes (the read, in the audit trail and on the messages) changes none of the answers.
+    with memoized():
+        case = _load_case(public_id)
+        inst = institution()
+        record_case_read(case, actor=g.staff)
+        mark_read_by_unit(case, actor=g.staff, institution=inst)
+        problem = session.pop(PROBLEM_KEY, None)
+        if problem and problem.get("case") != case.public_id:
+            problem = None
+        show_identity = session.pop(SHOWN_IDENTITY_KEY, None) == case.public_id
+        response = _page("cases/case.html", **_case_context(case, problem, show_identity))
     db.session.commit()
     return response
 

@@ -17,6 +17,7 @@ from core.committees.models import CommitteeMember
 from core.extensions import db
 from core.identity.models import Role, User
 from core.identity.operations import roles_of
+from core.memo import memoized
 
 SESSION_KEY = "staff"
 
@@ -93,6 +94,13 @@ def staff_required(*roles: Role, second_factor: bool = True):
     def decorate(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
+            if request.method in ("GET", "HEAD"):
+                # a page that only reads asks each need-to-know question once (core.memo)
+                with memoized():
+                    return checked(*args, **kwargs)
+            return checked(*args, **kwargs)
+
+        def checked(*args, **kwargs):
             if g.get("tenant") is None:
                 abort(404)
             state = staff_session_state()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.audit.operations import record_event
 from core.extensions import db
 from core.identity.models import Membership, Role, User
+from core.memo import remember
 
 password_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 
@@ -139,10 +140,15 @@ def seats_count(user: User) -> bool:
 
 def roles_of(tenant_id: int, user: User) -> set[Role]:
     roles = set(
-        db.session.scalars(
-            select(Membership.role).where(
-                Membership.tenant_id == tenant_id, Membership.user_id == user.id
-            )
+        remember(
+            ("roles", tenant_id, user.id),
+            lambda: frozenset(
+                db.session.scalars(
+                    select(Membership.role).where(
+                        Membership.tenant_id == tenant_id, Membership.user_id == user.id
+                    )
+                )
+            ),
         )
     )
     limit = _role_limit.get()
