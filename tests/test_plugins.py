@@ -427,6 +427,24 @@ def test_cached_results_are_renewed_when_the_tenant_changes(plugins, ad_hoc_plug
     assert plugins.call(TenantInfo.of(tenant), "helplines")[0]["name"] == "Alpha Institute"
 
 
+def test_tenants_whose_plugins_answer_alike_share_one_copy(plugins, ad_hoc_plugin, make_tenant):
+    """A thousand tenants on three plugins must not hold a thousand copies of their data."""
+    named = plugin_module("named", helplines=lambda tenant: [helpline("line", name=tenant.name)])
+    ad_hoc_plugin("named", named)
+    alpha, beta = (make_tenant(s, name="Same", enable=("named", "ciup")) for s in ("al", "be"))
+    gamma = make_tenant("ga", name="Other", enable=("named", "ciup"))
+    one, two, other = (TenantInfo.of(t) for t in (alpha, beta, gamma))
+    for hook in ("procedure", "helplines"):
+        assert plugins.call(one, hook, locale="fr") is plugins.call(two, hook, locale="fr")
+
+    # an answer that depends on the tenant stays the tenant's own
+    def line(info):
+        return next(h for h in plugins.call(info, "helplines") if h["key"] == "line")
+
+    assert (line(other)["name"], line(one)["name"]) == ("Other", "Same")
+    assert plugins.call(one, "procedure", locale="en") is not plugins.call(one, "procedure")
+
+
 # -- call modes -------------------------------------------------------------------------
 
 

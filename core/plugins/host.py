@@ -1,6 +1,8 @@
 """Find plugins, call their hooks for one tenant, and validate what they return."""
 
+import hashlib
 import importlib.metadata
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,9 @@ class PluginHost:
     broken: dict[str, str] = field(default_factory=dict)
     translators: dict[str, PluginTranslator] = field(default_factory=dict)
     _results: dict = field(default_factory=dict)
+    # Validated, translated answers by content: tenants whose plugins answer alike share one
+    # copy (a thousand tenants on three plugins hold three copies, not a thousand).
+    _shared: dict = field(default_factory=dict)
     _callers: dict = field(default_factory=dict)
 
     @classmethod
@@ -135,6 +140,7 @@ class PluginHost:
 
     def _forget(self) -> None:
         self._results.clear()
+        self._shared.clear()
         self._callers.clear()
 
     def _mark_broken(self, name: str, problem: str, logger) -> None:
@@ -168,30 +174,44 @@ class PluginHost:
             return cached[1]
         caller = getattr(self.manager.hook, hook)
         first_result = bool(caller.spec.opts.get("firstresult"))
-        schema_class, many = HOOK_SCHEMAS[hook]
-        result = None if first_result else []
-        seen: dict[str, str] = {}
+        answers = []  # (plugin, its answer), in call order
         for name in self._call_order(caller, tenant):
             try:
                 answer = self._subset_caller(hook, name)(tenant=tenant, **kwargs)
             except Exception as exc:
                 raise PluginError(name, hook, f"raised {exc!r}") from exc
+            if first_result and answer is None:
+                continue
+            answers.append((name, answer))
             if first_result:
-                if answer is not None:
-                    result = self._translated(
-                        name, locale, _validate(name, hook, schema_class, answer, many=False)
-                    )
-                    break
-            else:
-                for items in answer:  # one list per implementation that did not return None
-                    valid = _validate(name, hook, schema_class, items, many=many)
-                    for item in self._translated(name, locale, valid):
-                        if _merge(hook, name, item, seen):
-                            result.append(item)
-        if not first_result and hook in SHARED_DIRECTORIES:
-            result.sort(key=lambda item: item["order"])
+                break
+        content = (hook, locale, _digest(answers))
+        result = self._shared.get(content)
+        if result is None:
+            result = self._shared[content] = self._checked(hook, locale, answers, first_result)
         if not kwargs:
             self._results[key] = (version, result)
+        return result
+
+    def _checked(self, hook: str, locale: str | None, answers, first_result: bool):
+        """The plugins' answers validated against the hook's schema, translated, merged."""
+        schema_class, many = HOOK_SCHEMAS[hook]
+        if first_result:
+            if not answers:
+                return None
+            ((name, answer),) = answers
+            return self._translated(
+                name, locale, _validate(name, hook, schema_class, answer, many=False)
+            )
+        result, seen = [], {}
+        for name, answer in answers:
+            for items in answer:  # one list per implementation that did not return None
+                valid = _validate(name, hook, schema_class, items, many=many)
+                for item in self._translated(name, locale, valid):
+                    if _merge(hook, name, item, seen):
+                        result.append(item)
+        if hook in SHARED_DIRECTORIES:
+            result.sort(key=lambda item: item["order"])
         return result
 
     def source_texts(self, name: str) -> list[str]:
@@ -269,6 +289,12 @@ def _merge(hook: str, plugin: str, item: dict, seen: dict[str, str]) -> bool:
         raise PluginError(plugin, hook, f"key {key!r} is already used by plugin '{seen[key]}'")
     seen[key] = plugin
     return True
+
+
+def _digest(answers) -> str:
+    """A fingerprint of the plugins' raw answers: equal answers, equal fingerprints."""
+    text = json.dumps(answers, sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _validate(plugin: str, hook: str, schema_class, data, *, many: bool):

@@ -5,6 +5,7 @@ Schemas only shape and check data; they never query the database or decide permi
 
 import re
 import zoneinfo
+from functools import cache
 
 from marshmallow import (
     Schema,
@@ -19,6 +20,12 @@ from marshmallow import (
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be a snake_case key")
 COLOUR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="must be a colour like #1d3557")
 LOCALE = validate.Regexp(r"^[a-z]{2}(_[A-Z]{2})?$", error="must be a locale like fr or en_GB")
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    """The zones the system knows (read from disk once: listing them walks the zone files)."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _key(**kwargs):
@@ -101,7 +108,7 @@ class ProfileSchema(Schema):
 
     @validates("timezone")
     def _known_zone(self, value, **kwargs):
-        if value not in zoneinfo.available_timezones():
+        if value not in _time_zones():
             raise ValidationError(f"unknown time zone {value!r}")
 
     @validates_schema
