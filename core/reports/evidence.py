@@ -18,14 +18,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pillow_heif
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from PIL import Image, ImageCms, ImageOps
-from pypdf import PasswordType, PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
+
+# pypdf (with the font tools it brings, some 25 MiB) is imported with the first PDF cleaned
+if TYPE_CHECKING:
+    from pypdf.generic import DictionaryObject, StreamObject
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 5
@@ -403,6 +405,8 @@ def _output_mode(picture: Image.Image, media_type: str) -> str:
 def _clean_pdf(data: bytes) -> bytes:
     """The PDF rewritten without its document information, XMP, embedded photos' EXIF,
     scripts or attached files."""
+    from pypdf import PasswordType, PdfReader, PdfWriter
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
@@ -427,8 +431,16 @@ def _clean_pdf(data: bytes) -> bytes:
         raise _unreadable() from error
 
 
-def _strip_pdf_objects(root: DictionaryObject) -> None:
+def _strip_pdf_objects(root: "DictionaryObject") -> None:
     """Remove metadata from every object reachable from the catalogue."""
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        IndirectObject,
+        NameObject,
+        StreamObject,
+    )
+
     seen: set[tuple[int, int]] = set()
     pending: list = [root]
     while pending:
@@ -451,14 +463,18 @@ def _strip_pdf_objects(root: DictionaryObject) -> None:
             pending.extend(item.values())
 
 
-def _is_jpeg_image(stream: StreamObject) -> bool:
+def _is_jpeg_image(stream: "StreamObject") -> bool:
+    from pypdf.generic import ArrayObject
+
     filters = stream.get("/Filter")
     if isinstance(filters, ArrayObject) and len(filters) == 1:
         filters = filters[0]
     return stream.get("/Subtype") == "/Image" and filters == "/DCTDecode"
 
 
-def _strip_embedded_jpeg(stream: StreamObject) -> None:
+def _strip_embedded_jpeg(stream: "StreamObject") -> None:
+    from pypdf.generic import StreamObject
+
     stripped = _without_jpeg_metadata(stream.get_data())
     if stripped is not None:
         # pypdf's EncodedStreamObject only re-encodes Flate streams; a DCT stream is the JPEG
