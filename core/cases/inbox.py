@@ -160,10 +160,17 @@ def candidates_clause(user: User, institution: Institution):
             )
         )
     ]
+    # Only the committees a step composes can have others composed for a case; asking the
+    # others would cost a look at every composition of the tenant for nothing.
+    composed_by_steps = {
+        t["compose"] for t in institution.procedure.data["transitions"] if t["compose"]
+    }
     for committee_id, (key, sites) in committees.items():
         everywhere = None in sites
         # the committee that has the case: within her sites, unless others were composed
-        handling = [Case.committee_id == committee_id, ~_composed_for(committee_id)]
+        handling = [Case.committee_id == committee_id]
+        if key in composed_by_steps:
+            handling.append(~_composed_for(committee_id))
         if not everywhere:
             handling.append(or_(Case.site_key.is_(None), Case.site_key.in_(sorted(sites))))
         clauses.append(and_(*handling))

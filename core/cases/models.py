@@ -4,7 +4,7 @@ import secrets
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.crypto.fields import EncryptedText
@@ -167,6 +167,23 @@ class CaseMember(TenantOwned, db.Model):
         same_tenant_reference("case_id", "cases", ondelete="CASCADE"),
         same_tenant_reference("committee_id", "committees"),
         Index("ix_case_members_case_id_committee_id", "case_id", "committee_id"),
+        # The inbox asks, of a tenant's every case, "was she composed for it?" and "was anyone
+        # composed for its committee?": compositions in force are few among the members
+        # present at steps, so these answer without reading the others.
+        Index(
+            "ix_case_members_composed_user_id",
+            "user_id",
+            "case_id",
+            postgresql_where=text("capacity = 'composed' AND released_at IS NULL"),
+            sqlite_where=text("capacity = 'composed' AND released_at IS NULL"),
+        ),
+        Index(
+            "ix_case_members_composed_committee_id",
+            "committee_id",
+            "case_id",
+            postgresql_where=text("capacity = 'composed' AND released_at IS NULL"),
+            sqlite_where=text("capacity = 'composed' AND released_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
