@@ -252,21 +252,23 @@ def filters_clause(filters: InboxFilters, institution: Institution, now: datetim
     return and_(*clauses) if clauses else None
 
 
-def _candidates(query, after: InboxKey | None, user: User) -> Iterator[Case]:
-    """The query's cases in the inbox's order after `after`, read `BATCH` at a time, with
-    what deciding `user`'s need to know asks of them read for the batch at once."""
+def _candidates(query, after: InboxKey | None, user: User, first: int) -> Iterator[Case]:
+    """The query's cases in the inbox's order after `after`, with what deciding `user`'s
+    need to know asks of them read for each batch at once: `first` at first (what a page
+    needs when every candidate passes, as most do), then `BATCH` at a time."""
+    size = first
     while True:
         page = query
         if after is not None:
             page = page.where(
                 tuple_(Case.opened_at, Case.public_id) < tuple_(after.opened_at, after.public_id)
             )
-        batch = db.session.scalars(page.limit(BATCH)).all()
+        batch = db.session.scalars(page.limit(size)).all()
         prefetch_access(batch, user)
         yield from batch
-        if len(batch) < BATCH:
+        if len(batch) < size:
             return
-        after = InboxKey.of(batch[-1])
+        after, size = InboxKey.of(batch[-1]), BATCH
 
 
 def inbox_page(
@@ -294,7 +296,7 @@ def _inbox_page(user, institution, filters, after, size, now, scan_limit) -> Inb
     if narrowed is not None:
         query = query.where(narrowed)
     shown, last_read, stopped = [], None, False
-    for read, case in enumerate(_candidates(query, after, user), start=1):
+    for read, case in enumerate(_candidates(query, after, user, size + 1), start=1):
         last_read = case
         if may_see_case(user, case, institution):
             shown.append(case)

@@ -134,12 +134,20 @@ def pending_obligations(case: Case, institution: Institution, facts=None) -> lis
 
 
 def committee_by_key(tenant_id: int, key: str) -> Committee:
-    committee = remember(
-        ("committee", tenant_id, key),
-        lambda: db.session.scalar(
+    if active():  # a page asks after most of the tenant's committees: read them at once
+        committee = remember(
+            ("committees", tenant_id),
+            lambda: {
+                c.key: c
+                for c in db.session.scalars(
+                    select(Committee).where(Committee.tenant_id == tenant_id)
+                )
+            },
+        ).get(key)
+    else:
+        committee = db.session.scalar(
             select(Committee).where(Committee.tenant_id == tenant_id, Committee.key == key)
-        ),
-    )
+        )
     if committee is None:
         raise LookupError(f"the tenant has no committee {key!r}: is its plugin enabled?")
     return committee
@@ -150,17 +158,24 @@ def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
     does not handle cases (`core.identity.operations.seats_count`)."""
     if not seats_count(user):
         return []
-    return remember(
-        ("seats", committee.id, user.id),
-        lambda: list(
-            db.session.scalars(
-                select(CommitteeMember).where(
-                    CommitteeMember.committee_id == committee.id,
-                    CommitteeMember.user_id == user.id,
-                )
+    if active():  # every seat she has, read once for the page
+        return remember(("seats", user.id), lambda: _seats_by_committee(user)).get(committee.id, [])
+    return list(
+        db.session.scalars(
+            select(CommitteeMember).where(
+                CommitteeMember.committee_id == committee.id, CommitteeMember.user_id == user.id
             )
-        ),
+        )
     )
+
+
+def _seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
+    seats: dict[int, list[CommitteeMember]] = {}
+    for seat in db.session.scalars(
+        select(CommitteeMember).where(CommitteeMember.user_id == user.id)
+    ):
+        seats.setdefault(seat.committee_id, []).append(seat)
+    return seats
 
 
 def sitting_members(case_ids) -> dict[int, list[CaseMember]]:

@@ -48,7 +48,14 @@ class Words:
 
     def __init__(self, institution: Institution):
         self.institution = institution
-        self.t = plugin_translator(institution)
+        translate, said = plugin_translator(institution), {}
+
+        def t(text: str) -> str:  # a page names the same stages and steps many times
+            if text not in said:
+                said[text] = translate(text)
+            return said[text]
+
+        self.t = t
         profile = institution.profile
         self._sites = {s["key"]: s["name"] for s in profile["sites"]}
         self._categories = {c["key"]: c["label"] for c in profile["categories"]}

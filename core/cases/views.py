@@ -145,8 +145,9 @@ def _datetime_patterns(form: str, locale: str):
 
 
 def local_date(moment, form: str = "medium") -> str:
-    zone = institution().calendar.zone
-    return format_date(moment.astimezone(zone).date(), form, locale=get_locale())
+    locale = get_locale()
+    when = moment.astimezone(institution().calendar.zone)
+    return _datetime_patterns(form, str(locale))[2].apply(when.date(), locale)
 
 
 @bp.context_processor
