@@ -2,7 +2,6 @@
 the database for (where a deep inbox page starts, the commonest stage)."""
 
 import json
-import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,26 +66,35 @@ class Manifest:
         manifest._ask_the_database()
         return manifest
 
+    def environ(self) -> dict[str, str]:
+        """The settings the application runs with on this data, as its own role."""
+        return {
+            "DATABASE_URL": self.app_url,
+            "SECRET_KEY": self.secret_key,
+            "CELLULE_MASTER_KEY": self.master_key,
+        }
+
+    def app(self):
+        """The application on this data, in this process, configured from `environ()` alone
+        (this process's own environment is neither read nor changed)."""
+        from core import create_app
+        from core.config import settings_from_env
+
+        folder = tempfile.mkdtemp(prefix="cellule-bench-")
+        return create_app(settings_from_env(folder, self.environ()), instance_path=folder)
+
     def _ask_the_database(self) -> None:
         """The inbox's deep key (the case half-way down the large tenant's order) and the
         commonest stage, read through the app as its application role."""
-        os.environ.update(
-            {
-                "DATABASE_URL": self.app_url,
-                "SECRET_KEY": self.secret_key,
-                "CELLULE_MASTER_KEY": self.master_key,
-            }
-        )
         from sqlalchemy import func, select
 
-        from core import create_app
         from core.cases.inbox import InboxKey
         from core.cases.models import Case
         from core.extensions import db
         from core.tenancy.models import Tenant
         from core.tenancy.scoping import platform_scope, tenant_scope
 
-        app = create_app(instance_path=tempfile.mkdtemp(prefix="cellule-bench-"))
+        app = self.app()
         with app.app_context():
             with platform_scope():
                 tenant_id = db.session.scalar(

@@ -178,10 +178,8 @@ def argon2_limits(cpus: int, seconds: float = 2.0) -> dict:
     }
 
 
-def in_process(manifest: Manifest, environ: dict[str, str]) -> dict:
+def in_process(manifest: Manifest) -> dict:
     """Plugin dispatch per request over every tenant, and audit-chain verification speed."""
-    os.environ.update(environ)
-    from core import create_app
     from core.audit.operations import verify_chain
     from core.extensions import db
     from core.plugins.host import TenantInfo, plugin_host
@@ -189,7 +187,7 @@ def in_process(manifest: Manifest, environ: dict[str, str]) -> dict:
     from core.tenancy.models import Tenant
     from core.tenancy.scoping import platform_scope, tenant_scope
 
-    app = create_app(instance_path=tempfile.mkdtemp(prefix="cellule-bench-"))
+    app = manifest.app()
     with app.app_context():
         with platform_scope():
             infos = [TenantInfo.of(t) for t in db.session.scalars(db.select(Tenant))]
@@ -320,9 +318,7 @@ def main(argv=None) -> dict:
     options.out.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="cellule-bench-"))
     environ = {
-        "DATABASE_URL": manifest.app_url,
-        "SECRET_KEY": manifest.secret_key,
-        "CELLULE_MASTER_KEY": manifest.master_key,
+        **manifest.environ(),
         "CELLULE_INSTANCE_PATH": str(folder / "instance"),
         "CELLULE_SECURE_COOKIES": "off",  # plain HTTP on 127.0.0.1
         "CELLULE_TRUSTED_PROXIES": "1",  # each receipt login from its own reporter's address
@@ -414,7 +410,7 @@ def main(argv=None) -> dict:
         memory = server.worker_memory_mib()
     finally:
         server.stop()
-    inside = in_process(manifest, environ)
+    inside = in_process(manifest)
     print(
         f"  plugin dispatch: {inside['dispatch_ms']} ms per request over "
         f"{inside['tenants']} tenants; audit verification: "

@@ -6,6 +6,7 @@ the JSON and Markdown it writes hold what the README says.
 """
 
 import json
+import os
 
 import pytest
 
@@ -38,6 +39,7 @@ def manifest(postgres_admin, tmp_path):
 
 def test_a_short_run_measures_every_scenario_and_writes_its_report(manifest, tmp_path):
     out = tmp_path / "results"
+    environment = dict(os.environ)
     result = run.main(
         [
             "--manifest", str(manifest),
@@ -48,6 +50,7 @@ def test_a_short_run_measures_every_scenario_and_writes_its_report(manifest, tmp
             "--out", str(out),
         ]
     )  # fmt: skip
+    assert dict(os.environ) == environment, "the run leaves the caller's environment alone"
     rows = result["measures"]
     assert {r["scenario"] for r in rows} == SCENARIOS
     assert {r["concurrency"] for r in rows} == {1, 2}
