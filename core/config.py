@@ -95,6 +95,14 @@ SETTINGS = [
         "argon2id hash; raise it with the web processes' capacity.",
     ),
     (
+        "CELLULE_TENANT_CACHE_SECONDS",
+        "5",
+        "How long a web process remembers which tenant a host or path names, and the rendered "
+        "public pages (landing, help lines, the law) of each: a change to a tenant's domains, "
+        "branding or plugins, or its suspension, reaches those pages in the other processes "
+        "within this time (the process that made it forgets at once). 0 turns this off.",
+    ),
+    (
         "MAIL_SERVER",
         "(none)",
         "SMTP server for e-mail notifications. When absent, no mail is sent: messages wait in "
@@ -184,6 +192,7 @@ def settings_from_env(instance_path: str, environ=os.environ) -> dict:
         "CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE": _count(
             environ, "CELLULE_RECEIPT_ATTEMPTS_PER_MINUTE", "600"
         ),
+        "CELLULE_TENANT_CACHE_SECONDS": _count(environ, "CELLULE_TENANT_CACHE_SECONDS", "5"),
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _port(environ.get("MAIL_PORT") or "25"),
         "MAIL_USE_TLS": _flag(environ.get("MAIL_USE_TLS", "off")),

@@ -32,18 +32,18 @@ def locales_here() -> tuple[str, ...]:
 
 
 def select_locale() -> str:
-    """The page's language: asked for in the URL, else the browser's choice, else the tenant's."""
-    allowed = locales_here()
+    tenant = g.get("tenant")
+    if tenant is None:
+        return choose_locale(SUPPORTED_LOCALES, current_app.config["BABEL_DEFAULT_LOCALE"])
+    return choose_locale(tenant.locales, tenant.default_locale)
+
+
+def choose_locale(allowed, default: str) -> str:
+    """The page's language: asked for in the URL, else the browser's choice, else `default`."""
     asked = request.args.get("lang")
     if asked in allowed:
         return asked
-    best = request.accept_languages.best_match(allowed)
-    if best:
-        return best
-    tenant = g.get("tenant")
-    return (
-        tenant.default_locale if tenant is not None else current_app.config["BABEL_DEFAULT_LOCALE"]
-    )
+    return request.accept_languages.best_match(allowed) or default
 
 
 @bp.before_app_request

@@ -56,6 +56,7 @@ from core.portal.forms import (
 )
 from core.portal.limits import receipt_attempt_allowed
 from core.procedure.definition import Institution
+from core.tenancy.cache import public_page
 from core.reports.evidence import MAX_FILES, EvidenceError, check_file_count, clean_evidence
 from core.reports.models import Evidence
 from core.reports.operations import (
@@ -137,11 +138,13 @@ def render_portal(template: str, status: int = 200, **context):
 
 
 @bp.route("/help")
+@public_page
 def help_lines():
     return render_portal("portal/help.html", lines=localized("helplines"))
 
 
 @bp.route("/law")
+@public_page
 def law():
     definitions = localized("legal_definitions")
     groups: dict[str, list] = {}

@@ -2,9 +2,10 @@
 
 
 def init_app(app):
-    from core.tenancy import admin, cli, resolution, scoping, views
+    from core.tenancy import admin, cache, cli, resolution, scoping, views
 
     scoping.init_app(app)
+    cache.init_app(app)
     resolution.init_app(app)
     views.init_app(app)
     app.register_blueprint(admin.bp)

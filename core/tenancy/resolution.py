@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.plugins.host import TenantInfo
+from core.tenancy.cache import Listing, keep_public_page, serve_public_page, tenant_cache
 from core.tenancy.models import Tenant, TenantDomain
 from core.tenancy.scoping import Scope, enter_scope, leave_scope
 
@@ -79,17 +80,41 @@ def _tenant_of_host() -> tuple[Tenant | None, bool]:
 HEALTH_ENDPOINTS = frozenset({"web.livez", "web.readyz", "metrics.scrape"})
 
 
+def find_listing() -> tuple[Listing | None, str]:
+    """The tenant this request names as this process remembers it, and the request's host;
+    aborts with 404 when it names no tenant that exists."""
+    host = _host_name()
+    slug = request.environ.get(SLUG_ENVIRON_KEY)
+    listing, named = tenant_cache().listing(host, slug, find_request_tenant)
+    if listing is None and named:
+        abort(404)
+    return listing, host
+
+
+def _serve_from_memory():
+    if request.endpoint in HEALTH_ENDPOINTS:
+        return None
+    from core.web import choose_locale
+
+    return serve_public_page(find_listing, choose_locale)
+
+
 def _resolve():
     g.tenant = g.tenant_info = None
     if request.endpoint in HEALTH_ENDPOINTS:
         return
-    tenant, named = find_request_tenant()
+    listing, _ = find_listing()
+    if listing is None:
+        return  # the platform's own pages
+    # The scope first, so that the transaction reading the tenant begins in it. The row is
+    # read afresh: suspension and settings apply at once, whatever the directory remembers.
+    token = enter_scope(Scope(listing.info.id))
+    tenant = db.session.get(Tenant, listing.info.id, populate_existing=True)
     if tenant is None or not tenant.is_active:
-        if named:
-            abort(404)
-        return
+        leave_scope(token)
+        abort(404)
     g.tenant, g.tenant_info = tenant, TenantInfo.of(tenant)
-    g.tenant_scope_token = enter_scope(Scope(tenant.id))
+    g.tenant_scope_token = token
 
 
 def _release(exc=None):
@@ -102,5 +127,7 @@ def _release(exc=None):
 def init_app(app) -> None:
     app.wsgi_app = TenantPathPrefix(app.wsgi_app)
     app.jinja_env.globals["static_url"] = static_url
+    app.before_request(_serve_from_memory)
     app.before_request(_resolve)
+    app.after_request(keep_public_page)
     app.teardown_request(_release)

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.plugins.host import plugin_host
+from core.tenancy.cache import public_page
 from core.tenancy.models import Tenant
 
 bp = Blueprint("tenancy", __name__, template_folder="templates")
@@ -26,6 +27,7 @@ def current_branding() -> dict:
 
 
 @bp.route("/")
+@public_page
 def home():
     if g.tenant is None:
         tenants = []
