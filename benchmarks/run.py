@@ -64,6 +64,44 @@ class Scenarios:
         page = browser.get(f"/t/{slug}/")
         expect(page.status == 200 and "/report" in page.text, "portal", page)
 
+    def first_visits(self, concurrency: int = 8) -> dict:
+        """Every tenant's landing page visited by `concurrency` browsers, each in its own
+        order, before the portal is measured: each browser keeps its connection, so every
+        web worker renders (and keeps) every tenant's page, as a process that has served for
+        a while has. These first visits are a figure of their own."""
+        measured = Measurement(concurrency, 0.0)
+        lock = threading.Lock()
+
+        def visit(index: int) -> None:
+            slugs = list(self.manifest.slugs)
+            random.Random(index).shuffle(slugs)
+            browser, mine = self.browser(), []
+            for slug in slugs:
+                began = time.perf_counter()
+                page = browser.get(f"/t/{slug}/")
+                expect(page.status == 200, "portal", page)
+                mine.append(time.perf_counter() - began)
+            browser.close()
+            with lock:
+                measured.latencies.extend(mine)
+
+        began = time.perf_counter()
+        threads = [threading.Thread(target=visit, args=(i,)) for i in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        measured.seconds = time.perf_counter() - began
+        if len(measured.latencies) != concurrency * len(self.manifest.slugs):
+            raise SystemExit("first visits: a browser failed (see above)")
+        row = {"scenario": "portal page, first visits", **measured.summary()}
+        print(
+            f"  {row['scenario']:<28} c={concurrency:<3} {row['per_second']:>8} req/s  "
+            f"p95 {row['p95_ms']} ms",
+            flush=True,
+        )
+        return row
+
     def submission(self, browser: Browser) -> None:
         slug = self.manifest.anonymous_slug
         form = browser.get(f"/t/{slug}/report")
@@ -406,6 +444,8 @@ def main(argv=None) -> dict:
         for name, make_client, step, route in plan:
             if wanted and name not in wanted:
                 continue
+            if name == "portal page":
+                rows.append(scenarios.first_visits())
             rows += measure(name, server, make_client, step, levels, options.seconds, route)
         memory = server.worker_memory_mib()
     finally:

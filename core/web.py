@@ -1,11 +1,15 @@
 """What every page shares: locale choice, security headers, error pages, health checks."""
 
+import functools
 import logging
 
 from flask import Blueprint, current_app, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, refresh
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from core.logs import scrub_lines_of
 from core.tenancy.operations import SUPPORTED_LOCALES
@@ -24,6 +28,7 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+_SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
 
 
 def locales_here() -> tuple[str, ...]:
@@ -35,15 +40,35 @@ def select_locale() -> str:
     tenant = g.get("tenant")
     if tenant is None:
         return choose_locale(SUPPORTED_LOCALES, current_app.config["BABEL_DEFAULT_LOCALE"])
-    return choose_locale(tenant.locales, tenant.default_locale)
+    return choose_locale(tuple(tenant.locales), tenant.default_locale)
 
 
-def choose_locale(allowed, default: str) -> str:
+def choose_locale(allowed: tuple[str, ...], default: str) -> str:
     """The page's language: asked for in the URL, else the browser's choice, else `default`."""
     asked = request.args.get("lang")
     if asked in allowed:
         return asked
-    return request.accept_languages.best_match(allowed) or default
+    return _browser_choice(request.headers.get("Accept-Language", ""), allowed) or default
+
+
+@functools.lru_cache(maxsize=1024)
+def _browser_choice(accept_language: str, allowed: tuple[str, ...]) -> str | None:
+    # browsers send a few dozen different headers: each is parsed once per process
+    return parse_accept_header(accept_language, LanguageAccept).best_match(allowed)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its serializer made once per set of keys rather than
+    on every request (it is stateless)."""
+
+    _made: tuple | None = None
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = self._made
+        if made is None or made[0] != keys:
+            made = self._made = (keys, super().get_signing_serializer(app))
+        return made[1]
 
 
 @bp.before_app_request
@@ -56,8 +81,11 @@ def _fresh_request_state():
 
 @bp.after_app_request
 def _security_headers(response):
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}  # a view may have set its own
+    for lower, name, value in _SECURITY_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
@@ -125,6 +153,7 @@ def _redis_answers() -> bool:
 def init_app(app) -> None:
     # the development server's request lines start with the client's address
     scrub_lines_of(logging.getLogger("werkzeug"))
+    app.session_interface = SessionInterface()
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         locales_here=locales_here,

@@ -157,10 +157,44 @@ def test_a_change_made_elsewhere_reaches_public_pages_within_the_time(
     assert english(client, "/t/ciup/").status_code == 404
 
 
-def test_a_new_tenant_is_found_at_once(client, tenants, make_tenant):
-    assert english(client, "/t/polytechnique/").status_code == 404
-    make_tenant("polytechnique", enable=("polytechnique",))
-    assert english(client, "/t/polytechnique/").status_code == 200
+def test_a_new_tenant_or_domain_made_elsewhere_is_found_at_once(
+    client, tenants, owner_engine, clock
+):
+    assert english(client, "/t/ciup/").status_code == 200  # the directory is read
+    with owner_engine.begin() as connection:  # another process: this one is not told
+        connection.execute(
+            text(
+                "INSERT INTO tenant_domains (tenant_id, host) "
+                "SELECT id, 'signalement.ciup.example' FROM tenants WHERE slug = 'ciup'"
+            )
+        )
+    page = english(client, "/", Host="signalement.ciup.example")
+    assert page.status_code == 200 and b"Cit\xc3\xa9 internationale" in page.data
+    assert english(client, "/t/nouvelle/").status_code == 404
+    with owner_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tenants (slug, name, default_locale, locales, branding, "
+                "enabled_plugins, revision, created_at) VALUES ('nouvelle', 'Nouvelle', 'fr', "
+                "'[\"fr\"]', '{}', '[]', 1, CURRENT_TIMESTAMP)"
+            )
+        )
+    assert b"Nouvelle" in english(client, "/t/nouvelle/").data
+
+
+def test_the_directory_is_read_again_when_older_than_the_time(
+    app, client, tenants, owner_engine, clock, statements
+):
+    english(client, "/t/ciup/")
+    english(client, "/t/neoma/")
+    statements.clear()
+    clock.now += 4.9
+    english(client, "/t/ciup/")
+    english(client, "/t/neoma/")
+    assert statements == []
+    clock.now += 0.2
+    english(client, "/t/ciup/")
+    assert [s for s in statements if "tenant_domains" in s], statements
 
 
 def test_zero_seconds_turns_the_cache_off(app, client, tenants, rendered):

@@ -56,7 +56,6 @@ from core.portal.forms import (
 )
 from core.portal.limits import receipt_attempt_allowed
 from core.procedure.definition import Institution
-from core.tenancy.cache import public_page
 from core.reports.evidence import MAX_FILES, EvidenceError, check_file_count, clean_evidence
 from core.reports.models import Evidence
 from core.reports.operations import (
@@ -71,6 +70,7 @@ from core.reports.operations import (
     set_notify_email,
     submit_report,
 )
+from core.tenancy.cache import public_page
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 

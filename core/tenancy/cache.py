@@ -1,37 +1,40 @@
-"""What each web process remembers about tenants for a few seconds: which tenant a host or a
-path names, and the rendered public pages (landing, help lines, the law) of each.
+"""What each web process remembers about tenants: which tenant a host or a path names, and the
+rendered public pages (landing, help lines, the law) of each.
 
 Every request starts by finding its tenant, and most portal visits are for public pages that
 are the same for everybody in a language. Asking the database and rendering them anew each
 time cost several milliseconds; from memory they cost a dictionary lookup.
 
-* The directory keeps, per (host, slug), the tenant's id, revision, languages and whether it
-  is active. The request then still reads the tenant's row by its primary key, so suspension
-  and every setting apply at once to everything but the cached pages.
-* A public page is kept per tenant revision, page, address and language, and served only to a
-  visitor without a session cookie (no report open, no flash message), on a GET or HEAD
-  with no query but `lang`. Nothing about the visitor is stored; the pages hold only the
-  institution's public texts.
+* The directory is every tenant's id, slug, revision, languages and whether it is active, and
+  every custom domain: read in two queries, and read again when it is older than
+  CELLULE_TENANT_CACHE_SECONDS. A name it does not know is looked up in the database at
+  once, so a new tenant or domain shows without waiting. The request then still reads its
+  tenant's row by primary key, so suspension and settings apply at once to everything but
+  the public pages.
+* A public page is kept per tenant revision, page, address and language (the least recently
+  served make room), and served only to a visitor without a session cookie (no report open,
+  no flash message) on a GET or HEAD with no query but `lang`. Nothing about the visitor is
+  kept; the pages hold only the institution's public texts.
 
-A change to a tenant or its domains committed in this process forgets everything at once.
-Other processes see it within CELLULE_TENANT_CACHE_SECONDS (0 turns both caches off).
+A change to a tenant or its domains committed in this process forgets everything at once;
+other processes see it within CELLULE_TENANT_CACHE_SECONDS (0 turns both off).
 """
 
+import re
 import threading
 import time
 import weakref
 from dataclasses import dataclass
 
-from cachetools import TTLCache
+from cachetools import LRUCache
 from flask import Response, current_app, g, request
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from core.plugins.host import TenantInfo
 
-# A tenant's entries: its (host, slug) pairs, and three pages in two languages each with and
-# without `?lang=`. Rendered pages weigh about 10 kB.
-DIRECTORY_SIZE = 10_000
+# Three pages, two languages, each with and without `?lang=`, weighing about 6 kB: the pages
+# of the few hundred tenants being visited now.
 PAGES_SIZE = 2_000
 PAGE_ATTRIBUTE = "cellule_public_page"
 
@@ -45,10 +48,47 @@ def public_page(view):
 
 @dataclass(frozen=True)
 class Listing:
-    """A tenant as the directory remembers it."""
+    """A tenant as the directory knows it."""
 
     info: TenantInfo
     active: bool
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Every tenant by slug and every custom domain, as read at `read_at`."""
+
+    by_slug: dict[str, Listing]
+    by_host: dict[str, Listing]
+    read_at: float
+
+    @classmethod
+    def read(cls, now: float) -> "Directory":
+        from core.extensions import db
+        from core.tenancy.models import Tenant, TenantDomain
+
+        columns = (
+            Tenant.id,
+            Tenant.slug,
+            Tenant.name,
+            Tenant.default_locale,
+            Tenant.locales,
+            Tenant.revision,
+            Tenant.enabled_plugins,
+            Tenant.suspended_at,
+        )
+        by_id = {row.id: listing_of(row) for row in db.session.execute(select(*columns))}
+        hosts = db.session.execute(select(TenantDomain.host, TenantDomain.tenant_id))
+        return cls(
+            by_slug={listing.info.slug: listing for listing in by_id.values()},
+            by_host={host: by_id[tenant_id] for host, tenant_id in hosts if tenant_id in by_id},
+            read_at=now,
+        )
+
+
+def listing_of(tenant) -> Listing:
+    """A tenant row (ORM object or columns) as the directory knows it."""
+    return Listing(TenantInfo.of(tenant), tenant.suspended_at is None)
 
 
 @dataclass(frozen=True)
@@ -62,28 +102,24 @@ class TenantCache:
 
     def __init__(self, seconds: int, *, timer=time.monotonic):
         self.enabled = seconds > 0
-        ttl = max(seconds, 1)
-        self._directory: TTLCache = TTLCache(DIRECTORY_SIZE, ttl, timer)
-        self._pages: TTLCache = TTLCache(PAGES_SIZE, ttl, timer)
+        self.seconds = seconds
+        self._timer = timer
+        self._directory: Directory | None = None
+        self._pages: LRUCache = LRUCache(PAGES_SIZE)
         self._lock = threading.Lock()
         _caches.add(self)
 
-    def listing(self, host: str, slug: str | None, find) -> tuple[Listing | None, bool]:
-        """The tenant (host, slug) names and whether it named one: remembered, or asked of
-        `find() -> (Tenant | None, named)` and remembered when there is a tenant."""
-        key = (host, slug)
-        with self._lock:
-            listing = self._directory.get(key)
-        if listing is not None:
-            return listing, True
-        tenant, named = find()
-        if tenant is None:
-            return None, named  # an unknown name is asked again: a new tenant shows at once
-        listing = Listing(TenantInfo.of(tenant), tenant.is_active)
-        if self.enabled:
+    def directory(self) -> Directory | None:
+        """The directory, read again when it is older than the time allowed (None: off)."""
+        if not self.enabled:
+            return None
+        directory, now = self._directory, self._timer()
+        if directory is None or now - directory.read_at >= self.seconds:
             with self._lock:
-                self._directory[key] = listing
-        return listing, True
+                directory = self._directory
+                if directory is None or now - directory.read_at >= self.seconds:
+                    directory = self._directory = Directory.read(now)
+        return directory
 
     def page(self, key: tuple) -> Page | None:
         with self._lock:
@@ -96,7 +132,7 @@ class TenantCache:
 
     def clear(self) -> None:
         with self._lock:
-            self._directory.clear()
+            self._directory = None
             self._pages.clear()
 
 
@@ -108,33 +144,22 @@ def tenant_cache(app=None) -> TenantCache:
     return (app or current_app).extensions["cellule.tenant_cache"]
 
 
-def _page_key(listing: Listing, host: str, locale: str) -> tuple:
-    return (
-        listing.info.id,
-        listing.info.revision,
-        request.endpoint,
-        host,
-        request.script_root,
-        request.query_string,
-        locale,
-    )
+NO_QUERY_BUT_LANG = re.compile(rb"(lang=[A-Za-z_-]{1,16})?")
 
 
 def cacheable_request() -> bool:
     """A request for a public page from a visitor without a session."""
-    view = current_app.view_functions.get(request.endpoint)
     return (
-        getattr(view, PAGE_ATTRIBUTE, False)
-        and request.method in ("GET", "HEAD")
+        request.method in ("GET", "HEAD")
+        and getattr(current_app.view_functions.get(request.endpoint), PAGE_ATTRIBUTE, False)
+        and NO_QUERY_BUT_LANG.fullmatch(request.query_string) is not None
         and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
-        and set(request.args) <= {"lang"}
-        and len(request.args.getlist("lang")) <= 1
     )
 
 
 def serve_public_page(find_listing, choose_locale):
-    """Before the tenant is read: answer a public page from memory when it is there; else
-    note under which key the page being rendered is to be kept."""
+    """Before the tenant's row is read: answer a public page from memory when it is there;
+    else note under which key the page about to be rendered is to be kept."""
     cache = tenant_cache()
     if not cache.enabled or not cacheable_request():
         return None
@@ -142,18 +167,26 @@ def serve_public_page(find_listing, choose_locale):
     if listing is None or not listing.active:
         return None
     info = listing.info
-    key = _page_key(listing, host, choose_locale(info.locales, info.default_locale))
+    key = (
+        info.id,
+        info.revision,
+        request.endpoint,
+        host,
+        request.script_root,
+        request.query_string,
+        choose_locale(info.locales, info.default_locale),
+    )
     page = cache.page(key)
     if page is None:
         g.public_page_key = key
         return None
-    # the page is chosen by the language the browser asks for, and only without a session
+    # the page was chosen by the language the browser asks for, and for want of a session
     return Response(page.body, mimetype=page.mimetype, headers={"Vary": "Accept-Language, Cookie"})
 
 
 def keep_public_page(response):
     """After a public page was rendered for a visitor without a session: keep it, when the
-    tenant read is the one the key was made for and the page sets no cookie."""
+    tenant's row read is the revision the key was made for and the page sets no cookie."""
     key = g.pop("public_page_key", None)
     info = g.get("tenant_info")
     if (
@@ -183,7 +216,7 @@ def _note_tenant_changes(session, flush_context) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _forget_after_commit(session) -> None:
-    # (a rolled back change leaves the mark: the next commit then forgets for nothing)
+    # (a change rolled back leaves the mark: the next commit then forgets for nothing)
     if session.info.pop(CHANGED, False):
         for cache in list(_caches):
             cache.clear()

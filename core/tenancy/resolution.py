@@ -7,7 +7,13 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.plugins.host import TenantInfo
-from core.tenancy.cache import Listing, keep_public_page, serve_public_page, tenant_cache
+from core.tenancy.cache import (
+    Listing,
+    keep_public_page,
+    listing_of,
+    serve_public_page,
+    tenant_cache,
+)
 from core.tenancy.models import Tenant, TenantDomain
 from core.tenancy.scoping import Scope, enter_scope, leave_scope
 
@@ -50,45 +56,54 @@ def _host_name() -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
-def find_request_tenant() -> tuple[Tenant | None, bool]:
-    """The tenant this request names, and whether it named one at all."""
-    host_tenant, host_named = _tenant_of_host()
-    slug = request.environ.get(SLUG_ENVIRON_KEY)
-    if slug is None:
-        return host_tenant, host_named
-    if host_named:
-        # A tenant's own host never serves another tenant's path: each keeps its origin.
-        return None, True
-    return db.session.scalar(select(Tenant).where(Tenant.slug == slug)), True
-
-
-def _tenant_of_host() -> tuple[Tenant | None, bool]:
-    query = select(Tenant)
-    host = _host_name()
+def name_rules(host: str, slug: str | None, by_slug, by_host):
+    """The tenant a request names, and whether it named one at all, given how to find a
+    tenant by slug and by custom domain."""
     base = current_app.config["CELLULE_BASE_DOMAIN"]
     if base and host.endswith("." + base):
         label = host[: -len(base) - 1]
         if "." in label:
             return None, True
-        return db.session.scalar(query.where(Tenant.slug == label)), True
-    tenant = db.session.scalar(query.join(TenantDomain).where(TenantDomain.host == host))
-    return tenant, tenant is not None
+        host_tenant, host_named = by_slug(label), True
+    else:
+        host_tenant = by_host(host)
+        host_named = host_tenant is not None
+    if slug is None:
+        return host_tenant, host_named
+    if host_named:
+        # A tenant's own host never serves another tenant's path: each keeps its origin.
+        return None, True
+    return by_slug(slug), True
+
+
+def _tenant_by_slug(slug: str) -> Tenant | None:
+    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def _tenant_by_host(host: str) -> Tenant | None:
+    return db.session.scalar(select(Tenant).join(TenantDomain).where(TenantDomain.host == host))
+
+
+def find_listing() -> tuple[Listing | None, str]:
+    """The tenant this request names as the directory knows it (a name it does not know is
+    asked of the database), and the request's host. 404 when it names no tenant."""
+    host = _host_name()
+    slug = request.environ.get(SLUG_ENVIRON_KEY)
+    listing, named = None, False
+    directory = tenant_cache().directory()
+    if directory is not None:
+        listing, named = name_rules(host, slug, directory.by_slug.get, directory.by_host.get)
+    if listing is None:
+        tenant, named = name_rules(host, slug, _tenant_by_slug, _tenant_by_host)
+        listing = listing_of(tenant) if tenant is not None else None
+    if listing is None and named:
+        abort(404)
+    return listing, host
 
 
 # Health checks and metrics answer for the process, whatever the host, and before any
 # database query.
 HEALTH_ENDPOINTS = frozenset({"web.livez", "web.readyz", "metrics.scrape"})
-
-
-def find_listing() -> tuple[Listing | None, str]:
-    """The tenant this request names as this process remembers it, and the request's host;
-    aborts with 404 when it names no tenant that exists."""
-    host = _host_name()
-    slug = request.environ.get(SLUG_ENVIRON_KEY)
-    listing, named = tenant_cache().listing(host, slug, find_request_tenant)
-    if listing is None and named:
-        abort(404)
-    return listing, host
 
 
 def _serve_from_memory():
