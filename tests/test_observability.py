@@ -286,3 +286,20 @@ def test_json_logs_are_one_object_per_line_on_stdout(tmp_path):
     (sweep,) = [r for r in records if r["logger"] == "core.jobs.sweep"]
     assert sweep["level"] == "INFO" and sweep["message"].startswith("sweep: mail 0")
     assert {"time", "pid"} <= sweep.keys()
+
+
+def test_a_web_worker_freezes_what_it_loaded_and_collects_less_often(tmp_path):
+    script = (
+        "import gc, json, core.gunicorn_conf as conf\n"
+        "before = gc.get_threshold()\n"
+        "conf.post_worker_init(None)\n"
+        "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count()]))\n"
+    )
+    environ = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    printed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environ, check=True
+    ).stdout
+    before, after, frozen = json.loads(printed)
+    assert before == [700, 10, 10]
+    assert after == [50_000, 20, 100]
+    assert frozen > 1000  # what was loaded before the worker serves (here: the modules)
