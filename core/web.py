@@ -5,7 +5,13 @@ import logging
 
 from flask import Blueprint, current_app, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import get_locale, refresh
+from flask_babel import get_locale, get_translations, refresh
+from jinja2.ext import (
+    _make_new_gettext,
+    _make_new_ngettext,
+    _make_new_npgettext,
+    _make_new_pgettext,
+)
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import LanguageAccept
@@ -77,6 +83,21 @@ def _fresh_request_state():
     # context was already pushed (tests, CLI): start every request afresh.
     refresh()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
+@bp.app_context_processor
+def _translations_of_the_page() -> dict:
+    """The page's translations, found once when it is rendered (in the language then in
+    force, `force_locale` included): Flask-Babel's template functions look them up again
+    at every string, and a case page has hundreds. Wrapped as Jinja's i18n extension wraps
+    its own (autoescape, `%(name)s` variables)."""
+    translations = get_translations()
+    return {
+        "gettext": _make_new_gettext(translations.ugettext),
+        "ngettext": _make_new_ngettext(translations.ungettext),
+        "pgettext": _make_new_pgettext(translations.upgettext),
+        "npgettext": _make_new_npgettext(translations.unpgettext),
+    }
 
 
 @bp.after_app_request
