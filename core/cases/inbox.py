@@ -30,8 +30,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from core.cases.access import may_see_case, standing_in_state
 from core.cases.models import Case, CaseMember, Deadline, Message
-from core.cases.operations import prefetch_access
-from core.committees.models import Committee, CommitteeMember
+from core.cases.operations import prefetch_access, seats_by_committee, tenant_committees
+from core.committees.models import Committee
 from core.extensions import db
 from core.identity.models import Role, User
 from core.identity.operations import roles_of
@@ -120,12 +120,8 @@ def week_end(calendar: WorkingCalendar, now: datetime) -> datetime:
 
 def member_committees(user: User, tenant_id: int) -> dict[int, str]:
     """The committees `user` sits on in the tenant: {id: key}."""
-    rows = db.session.execute(
-        select(Committee.id, Committee.key)
-        .join(CommitteeMember, CommitteeMember.committee_id == Committee.id)
-        .where(CommitteeMember.tenant_id == tenant_id, CommitteeMember.user_id == user.id)
-    )
-    return dict(rows.all())
+    keys = {c.id: c.key for c in tenant_committees(tenant_id).values()}
+    return {i: keys[i] for i in seats_by_committee(user) if i in keys}
 
 
 def _composed_for(committee_id):
@@ -141,15 +137,11 @@ def candidates_clause(user: User, institution: Institution):
     """A SQL condition every case `user` may see satisfies (and few others do): the rules
     of `may_see_case` that SQL can read — committees, sites, compositions, stages."""
     tenant_id = institution.info.id
-    seats = db.session.execute(
-        select(CommitteeMember.committee_id, CommitteeMember.site_key, Committee.key)
-        .join(Committee, Committee.id == CommitteeMember.committee_id)
-        .where(CommitteeMember.tenant_id == tenant_id, CommitteeMember.user_id == user.id)
-    ).all()
     roles = roles_of(tenant_id, user)
-    committees: dict[int, tuple[str, set]] = {}
-    for committee_id, site_key, key in seats:
-        committees.setdefault(committee_id, (key, set()))[1].add(site_key)
+    committees: dict[int, tuple[str, set]] = {
+        committee_id: (key, {seat.site_key for seat in seats_by_committee(user)[committee_id]})
+        for committee_id, key in member_committees(user, tenant_id).items()
+    }
     clauses = [
         # composed to sit for the case, whatever their site
         Case.id.in_(
@@ -319,13 +311,7 @@ def describe(cases: list[Case], institution: Institution, now: datetime) -> list
     if not cases:
         return []
     ids = [case.id for case in cases]
-    committees = dict(
-        db.session.execute(
-            select(Committee.id, Committee.key).where(
-                Committee.id.in_({c.committee_id for c in cases if c.committee_id})
-            )
-        ).all()
-    )
+    committees = {c.id: c.key for c in tenant_committees(institution.info.id).values()}
     categories: dict[int, list[str]] = {}
     for case_id, keys in db.session.execute(
         select(Report.case_id, Report.categories).where(Report.case_id.in_(ids))

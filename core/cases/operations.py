@@ -133,17 +133,20 @@ def pending_obligations(case: Case, institution: Institution, facts=None) -> lis
     ]
 
 
+def tenant_committees(tenant_id: int) -> dict[str, Committee]:
+    """The tenant's committees by key (read once per page inside `memoized()`)."""
+    return remember(
+        ("committees", tenant_id),
+        lambda: {
+            c.key: c
+            for c in db.session.scalars(select(Committee).where(Committee.tenant_id == tenant_id))
+        },
+    )
+
+
 def committee_by_key(tenant_id: int, key: str) -> Committee:
     if active():  # a page asks after most of the tenant's committees: read them at once
-        committee = remember(
-            ("committees", tenant_id),
-            lambda: {
-                c.key: c
-                for c in db.session.scalars(
-                    select(Committee).where(Committee.tenant_id == tenant_id)
-                )
-            },
-        ).get(key)
+        committee = tenant_committees(tenant_id).get(key)
     else:
         committee = db.session.scalar(
             select(Committee).where(Committee.tenant_id == tenant_id, Committee.key == key)
@@ -159,7 +162,7 @@ def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
     if not seats_count(user):
         return []
     if active():  # every seat she has, read once for the page
-        return remember(("seats", user.id), lambda: _seats_by_committee(user)).get(committee.id, [])
+        return seats_by_committee(user).get(committee.id, [])
     return list(
         db.session.scalars(
             select(CommitteeMember).where(
@@ -167,6 +170,12 @@ def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
             )
         )
     )
+
+
+def seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
+    """Every seat `user` has in the scope's tenant, by committee id (read once per page
+    inside `memoized()`), whatever she acts through."""
+    return remember(("seats", user.id), lambda: _seats_by_committee(user))
 
 
 def _seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
