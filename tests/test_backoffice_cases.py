@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core.audit.models import AuditEvent
 from core.casefile.models import CaseNote, Hearing
@@ -479,8 +479,14 @@ def test_timeline_messages_evidence_and_unread_count(client, ciup):
     inbox = client.get("/t/ciup/staff/?lang=en").get_data(as_text=True)
     assert re.search(r"<strong>1</strong><span class=\"visually-hidden\"> unread", inbox)
 
+    sent_sql: list[str] = []
+    listen = ("before_cursor_execute", lambda c, cur, statement, *a: sent_sql.append(statement))
+    event.listen(db.engine, *listen)
     page = client.get(url(case, "?lang=en")).get_data(as_text=True)
+    event.remove(db.engine, *listen)
     assert "Are you still there?" in page and "Message from the person reporting" in page
+    # the files themselves are read when downloaded, never to show the page
+    assert sent_sql and not [s for s in sent_sql if "evidence.data" in s]
     assert "capture.txt" in page and "Report received; case opened" in page
     assert f'/staff/cases/{case.public_id}/hearings/{hearing_id}">Hearing planned</a>' in page
     assert "Someone heard" not in page  # the timeline names no one the case file holds

@@ -34,6 +34,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from wtforms.fields.choices import SelectChoice
 
 from core.cases.access import (
@@ -338,6 +339,7 @@ def _report_view(report: Report, inst: Institution, words: Words, with_identity:
         "evidence": db.session.scalars(
             select(Evidence)
             .where(Evidence.report_id == report.id)
+            .options(defer(Evidence.data))  # the files themselves only when downloaded
             .order_by(Evidence.created_at, Evidence.id)
         ).all(),
     }
