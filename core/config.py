@@ -97,10 +97,12 @@ SETTINGS = [
     (
         "CELLULE_TENANT_CACHE_SECONDS",
         "5",
-        "How long a web process remembers which tenant a host or path names, and the rendered "
-        "public pages (landing, help lines, the law) of each: a change to a tenant's domains, "
-        "branding or plugins, or its suspension, reaches those pages in the other processes "
-        "within this time (the process that made it forgets at once). 0 turns this off.",
+        "How long a web process trusts what it remembers of the tenants (who each host and "
+        "path names, their revision, whether they are suspended) to serve their public pages "
+        "(landing, help lines, the law) from memory, to visitors without a session. A change "
+        "to a tenant's branding or plugins, a suspension or a moved domain reaches those pages "
+        "in the other processes within this time; the process that made it forgets at once. "
+        "Every other page finds its tenant in the database on every request. 0 turns it off.",
     ),
     (
         "MAIL_SERVER",

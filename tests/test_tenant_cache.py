@@ -7,7 +7,7 @@ from flask import template_rendered
 from sqlalchemy import event, text
 
 from core.extensions import db
-from core.tenancy.cache import TenantCache, tenant_cache
+from core.tenancy.cache import TenantCache, public_page, tenant_cache
 from core.tenancy.operations import add_domain, set_branding, suspend_tenant
 from core.tenancy.scoping import platform_scope
 
@@ -79,8 +79,11 @@ def test_a_public_page_is_served_again_from_memory_without_a_query(
     assert statements == []
     assert again.data == first.data
     assert again.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
-    assert again.headers["Vary"] == "Accept-Language, Cookie"
+    for response in (first, again):  # rendered or remembered, it says what it varies with
+        assert {"Accept-Language", "Cookie"} <= set(response.vary)
     assert "Set-Cookie" not in again.headers
+    head = client.head(path, headers={"Accept-Language": "en"})
+    assert head.status_code == 200 and head.data == b"" and statements == []
 
 
 def test_each_language_and_lang_link_has_its_own_page(client, tenants):
@@ -122,24 +125,76 @@ def test_other_queries_are_rendered_each_time(client, tenants, rendered):
     assert rendered == ["tenancy/landing.html"] * 4
 
 
-def test_a_change_made_in_this_process_shows_at_once(client, tenants):
+def test_a_change_made_in_this_process_shows_at_once(client, tenants, rendered):
     ciup, _ = tenants
-    assert b"/t/ciup/mark.svg" in english(client, "/t/ciup/").data
+    for path in ("/t/ciup/", "/t/ciup/help"):
+        english(client, path)
+        english(client, path)
+    assert rendered == ["tenancy/landing.html", "portal/help.html"]
     with platform_scope():
-        set_branding(
-            ciup,
-            primary_colour="#123456",
-            accent_colour="",
-            mark_svg='<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>',
-            actor="platform",
-        )
+        set_branding(ciup, primary_colour="#123456", accent_colour="", actor="platform")
     db.session.commit()
-    assert "--brand-primary:#123456" in client.get("/t/ciup/branding.css").get_data(True)
+    english(client, "/t/ciup/")
+    assert rendered[-1] == "tenancy/landing.html"  # a new revision: rendered again
     with platform_scope():
         suspend_tenant(ciup, actor="platform")
     db.session.commit()
     assert english(client, "/t/ciup/").status_code == 404
     assert english(client, "/t/ciup/help").status_code == 404
+
+
+def test_a_domain_moved_elsewhere_serves_its_new_tenant_beyond_public_pages(
+    client, tenants, owner_engine, clock
+):
+    host = {"Host": "signalement.neoma.example"}
+    assert b"NEOMA" in english(client, "/", **host).data  # remembered for NEOMA
+    with owner_engine.begin() as connection:  # another process moves the domain to CIUP
+        connection.execute(
+            text(
+                "UPDATE tenant_domains SET tenant_id = (SELECT id FROM tenants "
+                "WHERE slug = 'ciup') WHERE host = 'signalement.neoma.example'"
+            )
+        )
+    # a report made there now goes to CIUP at once
+    form = english(client, "/report", **host).data
+    assert b"Cit\xc3\xa9 internationale" in form and b"NEOMA" not in form
+    # its public landing page may still be NEOMA's for the time allowed, not longer
+    clock.now += 5.5
+    landing = english(client, "/", **host).data
+    assert b"Cit\xc3\xa9 internationale" in landing and b"NEOMA" not in landing
+
+
+def test_a_domain_just_given_to_a_tenant_keeps_its_origin_at_once(
+    client, tenants, owner_engine
+):
+    assert english(client, "/t/ciup/report").status_code == 200  # the directory is read
+    with owner_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tenant_domains (tenant_id, host) "
+                "SELECT id, 'signalement.ciup.example' FROM tenants WHERE slug = 'ciup'"
+            )
+        )
+    # a tenant's own host never serves another tenant's path, even before the directory knows
+    neoma_path = english(client, "/t/neoma/report", Host="signalement.ciup.example")
+    assert neoma_path.status_code == 404
+
+
+def test_a_public_page_that_writes_the_session_is_not_kept(app, client, tenants):
+    from flask import session
+
+    made = []
+
+    def touchy():
+        session["seen"] = True  # a flash message, a CSRF token would do the same
+        made.append(1)
+        return "<p>seen</p>"
+
+    app.add_url_rule("/touchy", "touchy", public_page(touchy))
+    for _ in range(2):
+        assert english(client, "/t/ciup/touchy").status_code == 200
+        client.delete_cookie("session")
+    assert len(made) == 2
 
 
 def test_a_change_made_elsewhere_reaches_public_pages_within_the_time(

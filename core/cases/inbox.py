@@ -138,9 +138,12 @@ def candidates_clause(user: User, institution: Institution):
     of `may_see_case` that SQL can read — committees, sites, compositions, stages."""
     tenant_id = institution.info.id
     roles = roles_of(tenant_id, user)
+    seats = seats_by_committee(user)  # read once: the keys and the sites agree
+    keys = {c.id: c.key for c in tenant_committees(tenant_id).values()}
     committees: dict[int, tuple[str, set]] = {
-        committee_id: (key, {seat.site_key for seat in seats_by_committee(user)[committee_id]})
-        for committee_id, key in member_committees(user, tenant_id).items()
+        committee_id: (keys[committee_id], {seat.site_key for seat in seated})
+        for committee_id, seated in seats.items()
+        if committee_id in keys
     }
     clauses = [
         # composed to sit for the case, whatever their site

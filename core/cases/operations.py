@@ -38,6 +38,7 @@ from core.plugins.i18n import plugin_gettext
 from core.procedure.conditions import Facts, holds
 from core.procedure.definition import Institution
 from core.reports.models import Evidence, Report
+from core.tenancy.scoping import current_scope
 from core.types import utcnow
 
 
@@ -175,7 +176,7 @@ def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
 def seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
     """Every seat `user` has in the scope's tenant, by committee id (read once per page
     inside `memoized()`), whatever she acts through."""
-    return remember(("seats", user.id), lambda: _seats_by_committee(user))
+    return remember(("seats", current_scope(), user.id), lambda: _seats_by_committee(user))
 
 
 def _seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:

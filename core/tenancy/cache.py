@@ -1,23 +1,25 @@
 """What each web process remembers about tenants: which tenant a host or a path names, and the
 rendered public pages (landing, help lines, the law) of each.
 
-Every request starts by finding its tenant, and most portal visits are for public pages that
-are the same for everybody in a language. Asking the database and rendering them anew each
-time cost several milliseconds; from memory they cost a dictionary lookup.
+Most portal visits are for public pages that are the same for everybody in a language.
+Finding the tenant in the database and rendering them anew each time cost several
+milliseconds; from memory they cost a dictionary lookup.
 
-* The directory is every tenant's id, slug, revision, languages and whether it is active, and
-  every custom domain: read in two queries, and read again when it is older than
-  CELLULE_TENANT_CACHE_SECONDS. A name it does not know is looked up in the database at
-  once, so a new tenant or domain shows without waiting. The request then still reads its
-  tenant's row by primary key, so suspension and settings apply at once to everything but
-  the public pages.
+* The directory is every tenant's id, slug, revision, languages and whether it is active,
+  and every custom domain: read in two queries, and read again when it is older than
+  CELLULE_TENANT_CACHE_SECONDS. Only public pages are served on its word. Every other
+  request finds its tenant in the database by the name it was asked by (a domain may have
+  moved, a tenant been suspended); the directory's guess only lets that transaction begin
+  in the right scope.
 * A public page is kept per tenant revision, page, address and language (the least recently
   served make room), and served only to a visitor without a session cookie (no report open,
   no flash message) on a GET or HEAD with no query but `lang`. Nothing about the visitor is
   kept; the pages hold only the institution's public texts.
 
-A change to a tenant or its domains committed in this process forgets everything at once;
-other processes see it within CELLULE_TENANT_CACHE_SECONDS (0 turns both off).
+A change to a tenant or its domains committed through the ORM in this process forgets
+everything at once; other processes see it within CELLULE_TENANT_CACHE_SECONDS (0 turns both
+off). A change made outside the ORM (plain SQL) reaches this process the same way, within that
+time, when it changes the tenant's revision.
 """
 
 import re
@@ -27,7 +29,7 @@ import weakref
 from dataclasses import dataclass
 
 from cachetools import LRUCache
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g, request, session
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -105,6 +107,8 @@ class TenantCache:
         self.seconds = seconds
         self._timer = timer
         self._directory: Directory | None = None
+        self._generation = 0  # moved on by `clear()`: a read begun before is not kept
+        self._reading = threading.Lock()
         self._pages: LRUCache = LRUCache(PAGES_SIZE)
         self._lock = threading.Lock()
         _caches.add(self)
@@ -115,10 +119,13 @@ class TenantCache:
             return None
         directory, now = self._directory, self._timer()
         if directory is None or now - directory.read_at >= self.seconds:
-            with self._lock:
+            with self._reading:  # one thread reads; the pages stay served meanwhile
                 directory = self._directory
                 if directory is None or now - directory.read_at >= self.seconds:
-                    directory = self._directory = Directory.read(now)
+                    generation = self._generation
+                    directory = Directory.read(now)
+                    if generation == self._generation:
+                        self._directory = directory
         return directory
 
     def page(self, key: tuple) -> Page | None:
@@ -132,6 +139,7 @@ class TenantCache:
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._directory = None
             self._pages.clear()
 
@@ -157,13 +165,13 @@ def cacheable_request() -> bool:
     )
 
 
-def serve_public_page(find_listing, choose_locale):
-    """Before the tenant's row is read: answer a public page from memory when it is there;
-    else note under which key the page about to be rendered is to be kept."""
+def serve_public_page(remembered_listing, choose_locale):
+    """Before the tenant is read: answer a public page from memory when it is there; else
+    note under which key the page about to be rendered is to be kept."""
     cache = tenant_cache()
     if not cache.enabled or not cacheable_request():
         return None
-    listing, host = find_listing()
+    listing, host = remembered_listing()
     if listing is None or not listing.active:
         return None
     info = listing.info
@@ -180,13 +188,18 @@ def serve_public_page(find_listing, choose_locale):
     if page is None:
         g.public_page_key = key
         return None
-    # the page was chosen by the language the browser asks for, and for want of a session
-    return Response(page.body, mimetype=page.mimetype, headers={"Vary": "Accept-Language, Cookie"})
+    g.tenant, g.tenant_info = None, info  # for the request's log line
+    return Response(page.body, mimetype=page.mimetype)
 
 
 def keep_public_page(response):
-    """After a public page was rendered for a visitor without a session: keep it, when the
-    tenant's row read is the revision the key was made for and the page sets no cookie."""
+    """After a public page: say what it varies with, and keep it when it was rendered for
+    a visitor without a session, for the tenant revision the key was made for, and neither
+    touched the session nor set a cookie."""
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, PAGE_ATTRIBUTE, False):
+        # chosen by the language the browser asks for, and for want of a session
+        response.vary.update(("Accept-Language", "Cookie"))
     key = g.pop("public_page_key", None)
     info = g.get("tenant_info")
     if (
@@ -195,6 +208,7 @@ def keep_public_page(response):
         and (info.id, info.revision) == key[:2]
         and request.method == "GET"
         and response.status_code == 200
+        and not session.modified  # (saved after this hook: a cookie would not show yet)
         and "Set-Cookie" not in response.headers
         and not response.direct_passthrough
     ):

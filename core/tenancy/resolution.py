@@ -7,13 +7,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.plugins.host import TenantInfo
-from core.tenancy.cache import (
-    Listing,
-    keep_public_page,
-    listing_of,
-    serve_public_page,
-    tenant_cache,
-)
+from core.tenancy.cache import Listing, keep_public_page, serve_public_page, tenant_cache
 from core.tenancy.models import Tenant, TenantDomain
 from core.tenancy.scoping import Scope, enter_scope, leave_scope
 
@@ -77,27 +71,29 @@ def name_rules(host: str, slug: str | None, by_slug, by_host):
 
 
 def _tenant_by_slug(slug: str) -> Tenant | None:
-    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    return db.session.scalar(
+        select(Tenant).where(Tenant.slug == slug).execution_options(populate_existing=True)
+    )
 
 
 def _tenant_by_host(host: str) -> Tenant | None:
-    return db.session.scalar(select(Tenant).join(TenantDomain).where(TenantDomain.host == host))
+    return db.session.scalar(
+        select(Tenant)
+        .join(TenantDomain)
+        .where(TenantDomain.host == host)
+        .execution_options(populate_existing=True)
+    )
 
 
-def find_listing() -> tuple[Listing | None, str]:
-    """The tenant this request names as the directory knows it (a name it does not know is
-    asked of the database), and the request's host. 404 when it names no tenant."""
+def remembered_listing() -> tuple[Listing | None, str]:
+    """The tenant this request names as the process's directory knows it (None when it
+    does not, or is off), and the request's host."""
     host = _host_name()
-    slug = request.environ.get(SLUG_ENVIRON_KEY)
-    listing, named = None, False
     directory = tenant_cache().directory()
-    if directory is not None:
-        listing, named = name_rules(host, slug, directory.by_slug.get, directory.by_host.get)
-    if listing is None:
-        tenant, named = name_rules(host, slug, _tenant_by_slug, _tenant_by_host)
-        listing = listing_of(tenant) if tenant is not None else None
-    if listing is None and named:
-        abort(404)
+    if directory is None:
+        return None, host
+    slug = request.environ.get(SLUG_ENVIRON_KEY)
+    listing, _ = name_rules(host, slug, directory.by_slug.get, directory.by_host.get)
     return listing, host
 
 
@@ -111,25 +107,30 @@ def _serve_from_memory():
         return None
     from core.web import choose_locale
 
-    return serve_public_page(find_listing, choose_locale)
+    return serve_public_page(remembered_listing, choose_locale)
 
 
 def _resolve():
+    """Find the request's tenant in the database by the name it was asked by, every time
+    (a domain may have moved, a tenant been suspended): only public pages are served from
+    what the process remembers. The directory's guess lets the transaction begin in the
+    right scope, saving a round trip; a wrong guess costs one."""
     g.tenant = g.tenant_info = None
     if request.endpoint in HEALTH_ENDPOINTS:
         return
-    listing, _ = find_listing()
-    if listing is None:
-        return  # the platform's own pages
-    # The scope first, so that the transaction reading the tenant begins in it. The row is
-    # read afresh: suspension and settings apply at once, whatever the directory remembers.
-    token = enter_scope(Scope(listing.info.id))
-    tenant = db.session.get(Tenant, listing.info.id, populate_existing=True)
-    if tenant is None or not tenant.is_active:
+    guess, host = remembered_listing()
+    token = enter_scope(Scope(guess.info.id)) if guess is not None else None
+    slug = request.environ.get(SLUG_ENVIRON_KEY)
+    tenant, named = name_rules(host, slug, _tenant_by_slug, _tenant_by_host)
+    if token is not None and (tenant is None or tenant.id != guess.info.id):
         leave_scope(token)
-        abort(404)
+        token = None
+    if tenant is None or not tenant.is_active:
+        if named:
+            abort(404)
+        return  # the platform's own pages
     g.tenant, g.tenant_info = tenant, TenantInfo.of(tenant)
-    g.tenant_scope_token = token
+    g.tenant_scope_token = token if token is not None else enter_scope(Scope(tenant.id))
 
 
 def _release(exc=None):
