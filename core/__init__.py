@@ -1,6 +1,8 @@
 """Cellule's Flask core: `create_app` builds the application."""
 
+import inspect
 import os
+import weakref
 from pathlib import Path
 
 from flask import Flask, request
@@ -9,6 +11,23 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Cellule(Flask):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # weakly: a request's own `after_this_request` functions leave with it
+        self._is_sync: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def ensure_sync(self, func):
+        """Flask's, with its answer remembered per function: Flask inspects every hook and
+        view for a coroutine on every request (nine times for a page, before it does
+        anything)."""
+        try:
+            is_sync = self._is_sync[func]
+        except KeyError:
+            is_sync = self._is_sync[func] = not inspect.iscoroutinefunction(func)
+        except TypeError:  # a callable that cannot be weakly referenced
+            return super().ensure_sync(func)
+        return func if is_sync else super().ensure_sync(func)
+
     def log_exception(self, exc_info) -> None:
         """Log an unhandled error by route pattern: Flask's own line names the path, whose
         tokens and ids belong to somebody."""

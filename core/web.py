@@ -51,7 +51,7 @@ def select_locale() -> str:
 
 def choose_locale(allowed: tuple[str, ...], default: str) -> str:
     """The page's language: asked for in the URL, else the browser's choice, else `default`."""
-    asked = request.args.get("lang")
+    asked = request.args.get("lang") if request.query_string else None
     if asked in allowed:
         return asked
     return _browser_choice(request.headers.get("Accept-Language", ""), allowed) or default

@@ -164,9 +164,7 @@ def test_a_domain_moved_elsewhere_serves_its_new_tenant_beyond_public_pages(
     assert b"Cit\xc3\xa9 internationale" in landing and b"NEOMA" not in landing
 
 
-def test_a_domain_just_given_to_a_tenant_keeps_its_origin_at_once(
-    client, tenants, owner_engine
-):
+def test_a_domain_just_given_to_a_tenant_keeps_its_origin_at_once(client, tenants, owner_engine):
     assert english(client, "/t/ciup/report").status_code == 200  # the directory is read
     with owner_engine.begin() as connection:
         connection.execute(

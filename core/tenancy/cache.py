@@ -39,6 +39,8 @@ from core.plugins.host import TenantInfo
 # of the few hundred tenants being visited now.
 PAGES_SIZE = 2_000
 PAGE_ATTRIBUTE = "cellule_public_page"
+# a public page is chosen by the language the browser asks for, and for want of a session
+VARY = {"Vary": "Accept-Language, Cookie"}
 
 
 def public_page(view):
@@ -189,17 +191,19 @@ def serve_public_page(remembered_listing, choose_locale):
         g.public_page_key = key
         return None
     g.tenant, g.tenant_info = None, info  # for the request's log line
-    return Response(page.body, mimetype=page.mimetype)
+    g.public_page_served = True
+    return Response(page.body, mimetype=page.mimetype, headers=VARY)
 
 
 def keep_public_page(response):
     """After a public page: say what it varies with, and keep it when it was rendered for
     a visitor without a session, for the tenant revision the key was made for, and neither
     touched the session nor set a cookie."""
+    if g.pop("public_page_served", False):
+        return response
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, PAGE_ATTRIBUTE, False):
-        # chosen by the language the browser asks for, and for want of a session
-        response.vary.update(("Accept-Language", "Cookie"))
+        response.vary.update(VARY["Vary"].split(", "))
     key = g.pop("public_page_key", None)
     info = g.get("tenant_info")
     if (
