@@ -65,23 +65,25 @@ class Scenarios:
         expect(page.status == 200 and "/report" in page.text, "portal", page)
 
     def first_visits(self, concurrency: int = 8) -> dict:
-        """Every tenant's landing page visited by `concurrency` browsers, each in its own
-        order, before the portal is measured: each browser keeps its connection, so every
-        web worker renders (and keeps) every tenant's page, as a process that has served for
-        a while has. These first visits are a figure of their own."""
+        """Every tenant's landing page visited `concurrency` times, by as many threads each
+        in its own order, before the portal is measured, so that every web worker renders
+        (and keeps) every tenant's page, as a process that has served for a while has. Each
+        visit opens its own connection: a kept-alive one stays with one worker. These first
+        visits are a figure of their own."""
         measured = Measurement(concurrency, 0.0)
         lock = threading.Lock()
 
         def visit(index: int) -> None:
             slugs = list(self.manifest.slugs)
             random.Random(index).shuffle(slugs)
-            browser, mine = self.browser(), []
+            mine = []
             for slug in slugs:
+                browser = self.browser()
                 began = time.perf_counter()
                 page = browser.get(f"/t/{slug}/")
                 expect(page.status == 200, "portal", page)
                 mine.append(time.perf_counter() - began)
-            browser.close()
+                browser.close()
             with lock:
                 measured.latencies.extend(mine)
 
