@@ -56,17 +56,10 @@ def on_starting(server):
         stale.unlink(missing_ok=True)
 
 
-# A page builds thousands of short-lived objects (ORM rows, template output); the collector's
-# default (a young collection every 700 new objects) spends about a tenth of a heavy page's
-# time finding nothing to free. The process's cycles are rare and small.
-GC_THRESHOLD = (50_000, 20, 100)
-
-
 def post_worker_init(worker):
     """The application is loaded: what it keeps for the process's life (modules, templates,
-    plugin data) leaves the collector's watch, and young collections come less often."""
+    plugin data) leaves the collector's watch, so full collections do not walk it again."""
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
 
 
 def child_exit(server, worker):

@@ -288,17 +288,16 @@ def test_json_logs_are_one_object_per_line_on_stdout(tmp_path):
     assert {"time", "pid"} <= sweep.keys()
 
 
-def test_a_web_worker_freezes_what_it_loaded_and_collects_less_often(tmp_path):
+def test_a_web_worker_freezes_what_it_loaded(tmp_path):
     script = (
         "import gc, json, core.gunicorn_conf as conf\n"
-        "before = gc.get_threshold()\n"
+        "before = gc.get_freeze_count()\n"
         "conf.post_worker_init(None)\n"
-        "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count()]))\n"
+        "print(json.dumps([before, gc.get_freeze_count()]))\n"
     )
     environ = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     printed = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=environ, check=True
     ).stdout
-    before, after, frozen = json.loads(printed)
-    assert before != after == [50_000, 20, 100]
-    assert frozen > 1000  # what was loaded before the worker serves (here: the modules)
+    before, after = json.loads(printed)
+    assert before == 0 and after > 1000  # what was loaded before the worker serves
