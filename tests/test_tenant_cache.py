@@ -256,3 +256,26 @@ def test_zero_seconds_turns_the_cache_off(app, client, tenants, rendered):
     english(client, "/t/ciup/")
     assert rendered == ["tenancy/landing.html"] * 2
     assert len(tenant_cache()._pages) == 0
+
+
+@pytest.mark.parametrize("how", ["here", "elsewhere"])
+def test_a_request_for_a_suspended_tenant_leaves_no_scope_behind(
+    client, tenants, owner_engine, how
+):
+    from core.tenancy.scoping import current_scope
+
+    ciup, _ = tenants
+    english(client, "/t/ciup/")  # the directory knows CIUP, active
+    if how == "here":
+        with platform_scope():
+            suspend_tenant(ciup, actor="platform")
+        db.session.commit()
+    else:
+        with owner_engine.begin() as connection:
+            connection.execute(
+                text("UPDATE tenants SET suspended_at = CURRENT_TIMESTAMP WHERE slug = 'ciup'")
+            )
+    assert english(client, "/t/ciup/report").status_code == 404
+    # the test client runs the app in this thread: a scope left set would be seen here, and
+    # by the next request a web worker's thread serves
+    assert current_scope() is None

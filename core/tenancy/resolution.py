@@ -119,18 +119,20 @@ def _resolve():
     if request.endpoint in HEALTH_ENDPOINTS:
         return
     guess, host = remembered_listing()
-    token = enter_scope(Scope(guess.info.id)) if guess is not None else None
+    if guess is not None:  # on `g` at once: `_release` leaves it whatever happens next
+        g.tenant_scope_token = enter_scope(Scope(guess.info.id))
     slug = request.environ.get(SLUG_ENVIRON_KEY)
     tenant, named = name_rules(host, slug, _tenant_by_slug, _tenant_by_host)
-    if token is not None and (tenant is None or tenant.id != guess.info.id):
-        leave_scope(token)
-        token = None
-    if tenant is None or not tenant.is_active:
+    found = tenant is not None and tenant.is_active
+    if guess is not None and (not found or tenant.id != guess.info.id):
+        leave_scope(g.pop("tenant_scope_token"))  # and out of the open transaction
+    if not found:
         if named:
             abort(404)
         return  # the platform's own pages
     g.tenant, g.tenant_info = tenant, TenantInfo.of(tenant)
-    g.tenant_scope_token = token if token is not None else enter_scope(Scope(tenant.id))
+    if "tenant_scope_token" not in g:
+        g.tenant_scope_token = enter_scope(Scope(tenant.id))
 
 
 def _release(exc=None):
