@@ -16,6 +16,7 @@ from tests.test_benchmark_data import _database, _drop, _generate
 pytestmark = pytest.mark.postgresql
 SCENARIOS = {
     "hello world",
+    "portal page, first visits",
     "portal page",
     "anonymous submission",
     "receipt login",
@@ -53,11 +54,15 @@ def test_a_short_run_measures_every_scenario_and_writes_its_report(manifest, tmp
     assert dict(os.environ) == environment, "the run leaves the caller's environment alone"
     rows = result["measures"]
     assert {r["scenario"] for r in rows} == SCENARIOS
-    assert {r["concurrency"] for r in rows} == {1, 2}
+    (first,) = [r for r in rows if r["scenario"] == "portal page, first visits"]
+    assert first["done"] == first["concurrency"] * 3  # every tenant, by every visitor
+    measured = [r for r in rows if r is not first]
+    assert {r["concurrency"] for r in measured} == {1, 2}
     for row in rows:
         assert row["errors"] == 0, row
         assert row["done"] > 0, row
         assert row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"], row
+    for row in measured:
         if row["scenario"] != "hello world":
             assert row["server_p95_ms"] is not None, row
     assert result["in_process"]["audit"]["intact"] is True
