@@ -44,9 +44,10 @@ def locales_here() -> tuple[str, ...]:
 
 def select_locale() -> str:
     tenant = g.get("tenant")
-    if tenant is None:
-        return choose_locale(SUPPORTED_LOCALES, current_app.config["BABEL_DEFAULT_LOCALE"])
-    return choose_locale(tuple(tenant.locales), tenant.default_locale)
+    default = (
+        tenant.default_locale if tenant is not None else current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
+    return choose_locale(locales_here(), default)
 
 
 def choose_locale(allowed: tuple[str, ...], default: str) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from core.cases.access import may_see_case, standing_in_state
 from core.cases.models import Case, CaseMember, Deadline, Message
-from core.cases.operations import prefetch_access, seats_by_committee, tenant_committees
+from core.cases.operations import committee_keys, prefetch_access, seats_by_committee
 from core.committees.models import Committee
 from core.extensions import db
 from core.identity.models import Role, User
@@ -120,7 +120,7 @@ def week_end(calendar: WorkingCalendar, now: datetime) -> datetime:
 
 def member_committees(user: User, tenant_id: int) -> dict[int, str]:
     """The committees `user` sits on in the tenant: {id: key}."""
-    keys = {c.id: c.key for c in tenant_committees(tenant_id).values()}
+    keys = committee_keys(tenant_id)
     return {i: keys[i] for i in seats_by_committee(user) if i in keys}
 
 
@@ -139,7 +139,7 @@ def candidates_clause(user: User, institution: Institution):
     tenant_id = institution.info.id
     roles = roles_of(tenant_id, user)
     seats = seats_by_committee(user)  # read once: the keys and the sites agree
-    keys = {c.id: c.key for c in tenant_committees(tenant_id).values()}
+    keys = committee_keys(tenant_id)
     committees: dict[int, tuple[str, set]] = {
         committee_id: (keys[committee_id], {seat.site_key for seat in seated})
         for committee_id, seated in seats.items()
@@ -314,7 +314,7 @@ def describe(cases: list[Case], institution: Institution, now: datetime) -> list
     if not cases:
         return []
     ids = [case.id for case in cases]
-    committees = {c.id: c.key for c in tenant_committees(institution.info.id).values()}
+    committees = committee_keys(institution.info.id)
     categories: dict[int, list[str]] = {}
     for case_id, keys in db.session.execute(
         select(Report.case_id, Report.categories).where(Report.case_id.in_(ids))

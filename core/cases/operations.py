@@ -145,6 +145,11 @@ def tenant_committees(tenant_id: int) -> dict[str, Committee]:
     )
 
 
+def committee_keys(tenant_id: int) -> dict[int, str]:
+    """The tenant's committees' keys by id (read once per page inside `memoized()`)."""
+    return {c.id: c.key for c in tenant_committees(tenant_id).values()}
+
+
 def committee_by_key(tenant_id: int, key: str) -> Committee:
     if active():  # a page asks after most of the tenant's committees: read them at once
         committee = tenant_committees(tenant_id).get(key)

@@ -157,11 +157,15 @@ def tenant_cache(app=None) -> TenantCache:
 NO_QUERY_BUT_LANG = re.compile(rb"(lang=[A-Za-z_-]{1,16})?")
 
 
+def _for_a_public_page() -> bool:
+    return getattr(current_app.view_functions.get(request.endpoint), PAGE_ATTRIBUTE, False)
+
+
 def cacheable_request() -> bool:
     """A request for a public page from a visitor without a session."""
     return (
         request.method in ("GET", "HEAD")
-        and getattr(current_app.view_functions.get(request.endpoint), PAGE_ATTRIBUTE, False)
+        and _for_a_public_page()
         and NO_QUERY_BUT_LANG.fullmatch(request.query_string) is not None
         and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
     )
@@ -201,8 +205,7 @@ def keep_public_page(response):
     touched the session nor set a cookie."""
     if g.pop("public_page_served", False):
         return response
-    view = current_app.view_functions.get(request.endpoint)
-    if getattr(view, PAGE_ATTRIBUTE, False):
+    if _for_a_public_page():
         response.vary.update(VARY["Vary"].split(", "))
     key = g.pop("public_page_key", None)
     info = g.get("tenant_info")

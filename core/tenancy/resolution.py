@@ -10,6 +10,7 @@ from core.plugins.host import TenantInfo
 from core.tenancy.cache import Listing, keep_public_page, serve_public_page, tenant_cache
 from core.tenancy.models import Tenant, TenantDomain
 from core.tenancy.scoping import Scope, enter_scope, leave_scope
+from core.web import choose_locale
 
 PREFIX = re.compile(r"^/t/([a-z0-9][a-z0-9-]{0,62})(/.*)?$")
 SLUG_ENVIRON_KEY = "cellule.tenant_slug"
@@ -105,8 +106,6 @@ HEALTH_ENDPOINTS = frozenset({"web.livez", "web.readyz", "metrics.scrape"})
 def _serve_from_memory():
     if request.endpoint in HEALTH_ENDPOINTS:
         return None
-    from core.web import choose_locale
-
     return serve_public_page(remembered_listing, choose_locale)
 
 
