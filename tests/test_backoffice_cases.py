@@ -5,6 +5,7 @@ evidence and the reporter's identity kept apart until the procedure allows it.""
 import io
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -23,6 +24,7 @@ from core.cases.models import (
     CaseNotice,
     Message,
 )
+from core.cases.timeline import TIMELINE_WINDOW
 from core.extensions import db
 from core.identity.models import Role
 from core.reports.models import Evidence, Report, ReporterIdentity
@@ -518,6 +520,93 @@ def test_timeline_messages_evidence_and_unread_count(client, ciup):
     assert [(e.target_id, e.details) for e in downloads] == [
         (case.public_id, {"evidence": evidence_id})
     ]
+
+
+def timeline_entries(page: str) -> list[str]:
+    return re.findall(r'<li class="entry entry-.*?</li>', page, re.S)
+
+
+def test_a_long_timeline_shows_its_latest_entries_and_links_to_the_whole(client, ciup):
+    tenant, runner, people = ciup
+    case = handle(runner.submit(answers=answers()))
+    sign_in(client, people["specialist"], tenant)
+    short = client.get(url(case, "?lang=en")).get_data(as_text=True)
+    assert len(timeline_entries(short)) < TIMELINE_WINDOW
+    assert "Show the whole timeline" not in short
+
+    # every kind of entry, interleaved, each kind alone more than the window holds
+    with tenant_scope(tenant):
+        start = db.session.get(Case, case.id).opened_at + timedelta(days=1)
+        report = db.session.scalar(select(Report).where(Report.case_id == case.id))
+        for n in range(TIMELINE_WINDOW + 5):
+            at = start + timedelta(minutes=5 * n)
+            staff = people["specialist"].id
+            common = {"tenant_id": tenant.id, "case_id": case.id}
+            db.session.add_all(
+                [
+                    CaseEvent(
+                        **common,
+                        created_at=at,
+                        kind="flag",
+                        key="serious_danger",
+                        actor_kind="user",
+                        actor_user_id=staff,
+                        details={"set": n % 2 == 0},
+                    ),
+                    Message(
+                        **common,
+                        created_at=at + timedelta(minutes=1),
+                        author_kind="reporter",
+                        body=f"Message number {n}",
+                    ),
+                    CaseNote(
+                        **common,
+                        created_at=at + timedelta(minutes=2),
+                        kind="note",
+                        body=f"Note number {n}",
+                        author_user_id=staff,
+                    ),
+                    CaseMeasure(
+                        **common,
+                        decided_at=at + timedelta(minutes=3),
+                        key="change_of_house_offered_to_victim",
+                        kind="protective",
+                        transition_key="record_protective_measure",
+                        decided_by_user_id=staff,
+                    ),
+                    Evidence(
+                        tenant_id=tenant.id,
+                        report_id=report.id,
+                        created_at=at + timedelta(minutes=4),
+                        filename=f"file-{n}.txt",
+                        media_type="text/plain",
+                        size=1,
+                        data=b"x",
+                        added_by="reporter",
+                    ),
+                ]
+            )
+        # then a burst of messages: most of the latest entries are of one kind
+        burst = start + timedelta(days=1)
+        for n in range(TIMELINE_WINDOW - 10):
+            at = burst + timedelta(minutes=n)
+            db.session.add(Message(**common, created_at=at, author_kind="staff", body=f"Burst {n}"))
+        db.session.commit()
+
+    page = client.get(url(case, "?lang=en")).get_data(as_text=True)
+    whole = client.get(url(case, "?lang=en&timeline=all")).get_data(as_text=True)
+    latest, every = timeline_entries(page), timeline_entries(whole)
+    assert len(every) > 6 * TIMELINE_WINDOW
+    # the page shows exactly the newest entries of the whole timeline, in the same order
+    assert latest == every[-TIMELINE_WINDOW:]
+    assert f"file-{TIMELINE_WINDOW + 4}.txt" in page and "Message number 0<" not in page
+    assert f"The latest {TIMELINE_WINDOW} entries are shown." in page
+    link = f'href="/t/ciup/staff/cases/{case.public_id}?lang=en&amp;timeline=all#timeline"'
+    assert link in page
+    assert "Show only the latest entries" in whole and "Show the whole timeline" not in whole
+    french = client.get(url(case, "?lang=fr")).get_data(as_text=True)
+    assert f"Les {TIMELINE_WINDOW} dernières entrées sont affichées." in french
+    assert "Afficher tout l’historique" in french
 
 
 def test_posts_without_a_token_change_nothing(client, ciup):

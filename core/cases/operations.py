@@ -14,6 +14,7 @@ from datetime import datetime
 from flask import has_request_context
 from flask_babel import gettext
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from core.audit.operations import record_event
 from core.casefile.models import CaseNote, StatementForm
@@ -103,6 +104,34 @@ def facts_of(case: Case, institution: Institution) -> Facts:
     )
 
 
+def case_measures(case: Case) -> list[CaseMeasure]:
+    """The case's measures in the order they were decided (once per page in `memoized()`:
+    the case page lists them, and its timeline shows the latest)."""
+    return remember(
+        ("measures", case.id),
+        lambda: db.session.scalars(
+            select(CaseMeasure)
+            .where(CaseMeasure.case_id == case.id)
+            .order_by(CaseMeasure.decided_at, CaseMeasure.id)
+        ).all(),
+    )
+
+
+def case_evidence(case: Case) -> list[Evidence]:
+    """The files of the case's reports, oldest first, without their bytes (once per page in
+    `memoized()`: each report lists its own, and the timeline shows the latest)."""
+    return remember(
+        ("evidence", case.id),
+        lambda: db.session.scalars(
+            select(Evidence)
+            .join(Report, Report.id == Evidence.report_id)
+            .where(Report.case_id == case.id)
+            .options(defer(Evidence.data))  # the files themselves only when downloaded
+            .order_by(Evidence.created_at, Evidence.id)
+        ).all(),
+    )
+
+
 def taken_transitions(case: Case) -> set[str]:
     return set(
         db.session.scalars(
@@ -160,6 +189,16 @@ def committee_by_key(tenant_id: int, key: str) -> Committee:
     if committee is None:
         raise LookupError(f"the tenant has no committee {key!r}: is its plugin enabled?")
     return committee
+
+
+def committee_by_id(tenant_id: int, committee_id: int | None) -> Committee | None:
+    if committee_id is None:
+        return None
+    if active():  # with the tenant's other committees, read once for the page
+        return next(
+            (c for c in tenant_committees(tenant_id).values() if c.id == committee_id), None
+        )
+    return db.session.get(Committee, committee_id)
 
 
 def _seats(user: User, committee: Committee) -> list[CommitteeMember]:
@@ -322,14 +361,7 @@ def may_act_as(user: User, role: str, case: Case, institution: Institution, fact
     if role in {r.value for r in Role}:
         return Role(role) in roles_of(case.tenant_id, user)
     if role == HANDLING_COMMITTEE:
-        committee = (
-            remember(
-                ("committee", case.committee_id),
-                lambda: db.session.get(Committee, case.committee_id),
-            )
-            if case.committee_id
-            else None
-        )
+        committee = committee_by_id(case.tenant_id, case.committee_id)
     elif role in institution.committees:
         committee = committee_by_key(case.tenant_id, role)
     else:

@@ -5,21 +5,20 @@ ways, files the reporter gave, measures decided, notes, and what the case file a
 (statement forms, hearings, documents), oldest first.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
-from sqlalchemy.orm import defer
 
 from core.casefile.models import CaseNote
-from core.cases.models import Case, CaseEvent, CaseMeasure, Message
-from core.cases.operations import PARTY_NAMES, plugin_translator
+from core.cases.models import Case, CaseEvent, Message
+from core.cases.operations import PARTY_NAMES, case_evidence, case_measures, plugin_translator
 from core.extensions import db
 from core.identity.models import User
 from core.procedure.definition import Institution
-from core.reports.models import Evidence, Report
 
 NOTE_KIND_LABELS = {
     "recommendation": _l("Recommendation"),
@@ -56,10 +55,17 @@ class Words:
             return said[text]
 
         self.t = t
+        self._core: dict[tuple[int, str], str] = {}
         profile = institution.profile
         self._sites = {s["key"]: s["name"] for s in profile["sites"]}
         self._categories = {c["key"]: c["label"] for c in profile["categories"]}
         self._deadlines = {d["key"]: d for d in institution.procedure.deadlines}
+
+    def _core_label(self, table: dict, key: str) -> str:
+        """One of core's own (lazy) labels, translated once per page."""
+        if (id(table), key) not in self._core:
+            self._core[id(table), key] = str(table.get(key, key))
+        return self._core[id(table), key]
 
     def _label(self, table: dict, key: str, field: str = "label") -> str:
         item = table.get(key)
@@ -107,7 +113,7 @@ class Words:
         return self._label(self.institution.measures, key)
 
     def measure_kind(self, kind: str) -> str:
-        return str(MEASURE_KIND_LABELS.get(kind, kind))
+        return self._core_label(MEASURE_KIND_LABELS, kind)
 
     def deadline(self, key: str) -> str:
         return self._label(self._deadlines, key)
@@ -123,10 +129,10 @@ class Words:
         return self.committee(key)
 
     def note_kind(self, kind: str) -> str:
-        return str(NOTE_KIND_LABELS.get(kind, kind))
+        return self._core_label(NOTE_KIND_LABELS, kind)
 
     def relation(self, relation: str) -> str:
-        return str(RELATION_LABELS.get(relation, relation))
+        return self._core_label(RELATION_LABELS, relation)
 
 
 def _entry(at: datetime, kind: str, title: str, **more) -> dict:
@@ -137,31 +143,59 @@ def _names(public_ids, people: dict[str, User]) -> str:
     return ", ".join(people[p].display_name for p in public_ids if p in people)
 
 
-def case_timeline(case: Case, institution: Institution, words: Words) -> list[dict]:
-    """Every entry of the case's timeline, oldest first. Each is ``{"at", "kind", "title",
-    "detail", "url", "actor", "body"}``: `body` is what a person wrote (messages, notes),
-    shown only to staff who may see the case."""
-    events = db.session.scalars(
-        select(CaseEvent)
-        .where(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.created_at, CaseEvent.id)
+# A case page shows this many of the latest entries; the rest are a link away, so that the
+# page costs the same for a case of a hundred steps as for one of ten.
+TIMELINE_WINDOW = 50
+
+
+@dataclass
+class Timeline:
+    entries: list[dict]  # oldest first
+    earlier: bool = False  # older entries exist and are not among `entries`
+
+
+def _latest(query, *order, latest: int | None):
+    """The rows of `query` oldest first: all of them, or only the `latest` + 1 newest (one
+    more than a window holds tells whether older entries exist)."""
+    if latest is None:
+        return db.session.scalars(query.order_by(*order)).all()
+    newest = db.session.scalars(
+        query.order_by(*(column.desc() for column in order)).limit(latest + 1)
     ).all()
-    messages = db.session.scalars(
-        select(Message).where(Message.case_id == case.id).order_by(Message.created_at)
-    ).all()
-    measures = db.session.scalars(
-        select(CaseMeasure).where(CaseMeasure.case_id == case.id).order_by(CaseMeasure.id)
-    ).all()
-    notes = db.session.scalars(
-        select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.created_at)
-    ).all()
-    files = db.session.scalars(
-        select(Evidence)
-        .join(Report, Report.id == Evidence.report_id)
-        .where(Report.case_id == case.id)
-        .options(defer(Evidence.data))
-        .order_by(Evidence.created_at, Evidence.id)
-    ).all()
+    return newest[::-1]
+
+
+def case_timeline(
+    case: Case, institution: Institution, words: Words, *, latest: int | None = None
+) -> Timeline:
+    """The case's timeline, oldest first: every entry, or the `latest` ones. Each entry is
+    ``{"at", "kind", "title", "detail", "url", "actor", "body"}``: `body` is what a person
+    wrote (messages, notes), shown only to staff who may see the case.
+
+    With `latest`, each kind of entry is read newest first up to the window, so the work
+    grows with the window, not with the case's history."""
+    events = _latest(
+        select(CaseEvent).where(CaseEvent.case_id == case.id),
+        CaseEvent.created_at,
+        CaseEvent.id,
+        latest=latest,
+    )
+    messages = _latest(
+        select(Message).where(Message.case_id == case.id),
+        Message.created_at,
+        Message.id,
+        latest=latest,
+    )
+    notes = _latest(
+        select(CaseNote).where(CaseNote.case_id == case.id),
+        CaseNote.created_at,
+        CaseNote.id,
+        latest=latest,
+    )
+    # the page lists every measure and every file anyway: the timeline takes the latest
+    measures, files = case_measures(case), case_evidence(case)
+    if latest is not None:
+        measures, files = measures[-(latest + 1) :], files[-(latest + 1) :]
 
     user_ids = {e.actor_user_id for e in events} | {m.author_user_id for m in messages}
     user_ids |= {m.decided_by_user_id for m in measures} | {n.author_user_id for n in notes}
@@ -234,7 +268,9 @@ def case_timeline(case: Case, institution: Institution, words: Words) -> list[di
         )
     entries.extend({"actor": None, "body": None, **entry} for entry in casefile_entries(case))
     entries.sort(key=lambda entry: entry["at"])
-    return entries
+    if latest is not None and len(entries) > latest:
+        return Timeline(entries[-latest:], earlier=True)
+    return Timeline(entries)
 
 
 def casefile_entries(case: Case) -> list[dict]:

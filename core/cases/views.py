@@ -7,9 +7,11 @@ on the case page, in the reader's language, naming the rule (POST, redirect, GET
 """
 
 import io
-from datetime import date
-from functools import cache
+import re
+from datetime import date, time
+from functools import cache, lru_cache
 
+from babel import Locale
 from babel.dates import (
     format_date,
     get_date_format,
@@ -34,7 +36,6 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from wtforms.fields.choices import SelectChoice
 
 from core.cases.access import (
@@ -61,6 +62,9 @@ from core.cases.operations import (
     ProcedureRefusal,
     add_note,
     available_transitions,
+    case_evidence,
+    case_measures,
+    committee_by_id,
     lift_measure,
     mark_notice_done,
     mark_read_by_unit,
@@ -77,7 +81,7 @@ from core.cases.operations import (
     set_party_site,
     take_transition,
 )
-from core.cases.timeline import NOTE_KIND_LABELS, Words, case_timeline
+from core.cases.timeline import NOTE_KIND_LABELS, TIMELINE_WINDOW, Words, case_timeline
 from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
 from core.identity.access import staff_required
@@ -124,31 +128,54 @@ def institution() -> Institution:
 
 
 def local_time(moment, form: str = "short") -> str:
-    """A moment in the tenant's time zone and the reader's language (as Babel's
-    `format_datetime` writes it, with the patterns parsed once: a case page shows hundreds)."""
+    """A moment in the tenant's time zone and the reader's language, as Babel's
+    `format_datetime` writes it. A case page shows hundreds: the patterns are parsed once,
+    and a day's words, or a minute's, are written once (`_day_text`, `_clock_text`)."""
     if moment is None:
         return ""
-    locale = get_locale()
-    combined, time_pattern, date_pattern = _datetime_patterns(form, str(locale))
+    locale = str(get_locale())
     when = moment.astimezone(institution().calendar.zone)
-    return combined.replace("{0}", time_pattern.apply(when, locale)).replace(
-        "{1}", date_pattern.apply(when, locale)
-    )
+    combined, time_pattern, _date_pattern, clock_only = _datetime_patterns(form, locale)
+    if clock_only:
+        clock = _clock_text(form, locale, when.hour, when.minute, when.second)
+    else:
+        clock = time_pattern.apply(when, Locale.parse(locale))
+    return combined.replace("{0}", clock).replace("{1}", _day_text(form, locale, when.date()))
+
+
+def local_date(moment, form: str = "medium") -> str:
+    when = moment.astimezone(institution().calendar.zone)
+    return _day_text(form, str(get_locale()), when.date())
+
+
+# What a time pattern may hold for its text to depend on the hour, minute and second alone.
+CLOCK_FIELDS = frozenset("hHKkmsa")
 
 
 @cache
 def _datetime_patterns(form: str, locale: str):
+    """(how date and time combine, the time's pattern, the date's, whether the time's text
+    depends only on the hour, minute and second)."""
+    time_pattern = parse_pattern(get_time_format(form, locale=locale).pattern)
+    fields = re.findall(r"%\((\w+)\)s", time_pattern.format)
     return (
         get_datetime_format(form, locale=locale).replace("'", ""),
-        parse_pattern(get_time_format(form, locale=locale).pattern),
+        time_pattern,
         parse_pattern(get_date_format(form, locale=locale).pattern),
+        all(field[0] in CLOCK_FIELDS for field in fields),
     )
 
 
-def local_date(moment, form: str = "medium") -> str:
-    locale = get_locale()
-    when = moment.astimezone(institution().calendar.zone)
-    return _datetime_patterns(form, str(locale))[2].apply(when.date(), locale)
+@lru_cache(maxsize=4096)
+def _day_text(form: str, locale: str, day: date) -> str:
+    return _datetime_patterns(form, locale)[2].apply(day, Locale.parse(locale))
+
+
+@lru_cache(maxsize=4096)
+def _clock_text(form: str, locale: str, hour: int, minute: int, second: int) -> str:
+    return _datetime_patterns(form, locale)[1].apply(
+        time(hour, minute, second), Locale.parse(locale)
+    )
 
 
 @bp.context_processor
@@ -268,6 +295,7 @@ def case(public_id: str):
 
 def _case_context(case: Case, problem: dict | None, show_identity: bool) -> dict:
     inst, user = institution(), g.staff
+    whole_timeline = request.args.get("timeline") == "all"
     words = Words(inst)
     handles = may_handle(user, case, inst)
     reports = db.session.scalars(
@@ -289,7 +317,11 @@ def _case_context(case: Case, problem: dict | None, show_identity: bool) -> dict
         "all_anonymous": all(report.is_anonymous for report in reports),
         "may_reveal": may_reveal,
         "identities": identities,
-        "timeline": case_timeline(case, inst, words),
+        "timeline": case_timeline(
+            case, inst, words, latest=None if whole_timeline else TIMELINE_WINDOW
+        ),
+        "whole_timeline": whole_timeline,
+        "timeline_window": TIMELINE_WINDOW,
         "steps": _steps(case, inst, words),
         "deadlines": _deadlines(case, inst, words, now),
         "consents": _consents(case, inst, words, handles),
@@ -309,9 +341,8 @@ def _case_context(case: Case, problem: dict | None, show_identity: bool) -> dict
 
 
 def _committee_key(case: Case) -> str | None:
-    if case.committee_id is None:
-        return None
-    return db.session.scalar(select(Committee.key).where(Committee.id == case.committee_id))
+    committee = committee_by_id(case.tenant_id, case.committee_id)
+    return committee.key if committee is not None else None
 
 
 def _report_view(report: Report, inst: Institution, words: Words, with_identity: bool) -> dict:
@@ -336,12 +367,7 @@ def _report_view(report: Report, inst: Institution, words: Words, with_identity:
         "categories": [words.category(c) for c in report.categories or []],
         "answers": rows,
         "withheld": withheld,
-        "evidence": db.session.scalars(
-            select(Evidence)
-            .where(Evidence.report_id == report.id)
-            .options(defer(Evidence.data))  # the files themselves only when downloaded
-            .order_by(Evidence.created_at, Evidence.id)
-        ).all(),
+        "evidence": [item for item in case_evidence(case) if item.report_id == report.id],
     }
 
 
@@ -605,9 +631,6 @@ def _notices(case: Case, words: Words, handles: bool) -> list[dict]:
 
 
 def _measures(case: Case, inst: Institution, words: Words) -> list[dict]:
-    measures = db.session.scalars(
-        select(CaseMeasure).where(CaseMeasure.case_id == case.id).order_by(CaseMeasure.decided_at)
-    )
     return [
         {
             "measure": measure,
@@ -616,7 +639,7 @@ def _measures(case: Case, inst: Institution, words: Words) -> list[dict]:
             "step": words.transition(measure.transition_key),
             "may_lift": may_lift_measure(g.staff, measure, case, inst),
         }
-        for measure in measures
+        for measure in case_measures(case)
     ]
 
 

@@ -3,7 +3,7 @@
 import re
 
 from flask import abort, current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from core.extensions import db
 from core.plugins.host import TenantInfo
@@ -71,19 +71,21 @@ def name_rules(host: str, slug: str | None, by_slug, by_host):
     return by_slug(slug), True
 
 
-def _tenant_by_slug(slug: str) -> Tenant | None:
-    return db.session.scalar(
-        select(Tenant).where(Tenant.slug == slug).execution_options(populate_existing=True)
-    )
-
-
-def _tenant_by_host(host: str) -> Tenant | None:
-    return db.session.scalar(
-        select(Tenant)
-        .join(TenantDomain)
-        .where(TenantDomain.host == host)
+def _tenants_named(host: str, slug: str | None):
+    """`name_rules`' two lookups for this request, answered in one round trip: the tenants
+    whose custom domain is `host`, or whose slug is `slug` or the host's first label."""
+    names = {name for name in (slug, host.split(".", 1)[0]) if name}
+    rows = db.session.execute(
+        select(Tenant, TenantDomain.host)
+        .outerjoin(
+            TenantDomain, and_(TenantDomain.tenant_id == Tenant.id, TenantDomain.host == host)
+        )
+        .where(or_(TenantDomain.host == host, Tenant.slug.in_(names)))
         .execution_options(populate_existing=True)
-    )
+    ).all()
+    by_slug = {tenant.slug: tenant for tenant, _ in rows}
+    by_host = {domain: tenant for tenant, domain in rows if domain is not None}
+    return by_slug.get, by_host.get
 
 
 def remembered_listing() -> tuple[Listing | None, str]:
@@ -121,7 +123,7 @@ def _resolve():
     if guess is not None:  # on `g` at once: `_release` leaves it whatever happens next
         g.tenant_scope_token = enter_scope(Scope(guess.info.id))
     slug = request.environ.get(SLUG_ENVIRON_KEY)
-    tenant, named = name_rules(host, slug, _tenant_by_slug, _tenant_by_host)
+    tenant, named = name_rules(host, slug, *_tenants_named(host, slug))
     found = tenant is not None and tenant.is_active
     if guess is not None and (not found or tenant.id != guess.info.id):
         leave_scope(g.pop("tenant_scope_token"))  # and out of the open transaction
