@@ -344,9 +344,18 @@ def prefetch_access(cases, user: User) -> None:
         )
     ):
         consents[case_id].add(key)
-    answers = {("consents", i): frozenset(keys) for i, keys in consents.items()}
-    answers |= {("sitting", i): members for i, members in sitting_members(ids).items()}
-    answers |= {("involved", i, user.id): keys for i, keys in involvements(ids, user).items()}
+    # who sits on each case now, and her part in each ever: one read of their members
+    keys = committee_keys(cases[0].tenant_id)
+    sitting: dict[int, list[CaseMember]] = {case_id: [] for case_id in ids}
+    involved: dict[int, set[str]] = {case_id: set() for case_id in ids}
+    for member in db.session.scalars(select(CaseMember).where(CaseMember.case_id.in_(ids))):
+        if member.released_at is None:
+            sitting[member.case_id].append(member)
+        if member.user_id == user.id and member.committee_id in keys:
+            involved[member.case_id].add(keys[member.committee_id])
+    answers = {("consents", i): frozenset(given) for i, given in consents.items()}
+    answers |= {("sitting", i): members for i, members in sitting.items()}
+    answers |= {("involved", i, user.id): frozenset(keys) for i, keys in involved.items()}
     prefill(answers)
 
 
