@@ -158,10 +158,15 @@ class Scenarios:
 
         return step
 
-    def case_page(self, browser: Browser) -> None:
+    def case_page(self, browser: Browser, query: str = "") -> None:
         public_id = self.rng.choice(self.large.long_cases)
-        page = browser.get(f"/t/{self.large.slug}/staff/cases/{public_id}")
+        page = browser.get(f"/t/{self.large.slug}/staff/cases/{public_id}{query}")
         expect(page.status == 200 and public_id[:8] in page.text, "case page", page)
+
+    def whole_timeline(self, browser: Browser) -> None:
+        """The case page with every entry of its timeline (not a target: the page shows the
+        latest, and this is a reader's choice)."""
+        self.case_page(browser, "?timeline=all")
 
 
 class Unexpected(RuntimeError):
@@ -440,6 +445,12 @@ def main(argv=None) -> dict:
                 "case page, 200 events",
                 scenarios.viewer_browser,
                 scenarios.case_page,
+                "/staff/cases/<public_id>",
+            ),
+            (
+                "whole timeline, 200 events",
+                scenarios.viewer_browser,
+                scenarios.whole_timeline,
                 "/staff/cases/<public_id>",
             ),
         ]

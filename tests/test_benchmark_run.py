@@ -25,6 +25,7 @@ SCENARIOS = {
     "inbox, filtered",
     "inbox, filtered, deep",
     "case page, 200 events",
+    "whole timeline, 200 events",
 }
 
 
