@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from rq import SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.audit.models import AuditEvent
 from core.cases.operations import REPORTER
@@ -127,6 +127,23 @@ def test_a_new_report_is_sent_once_to_each_member_serving_the_unit(app, smtp, sc
         ).all()
     assert [(e.target_type, e.target_id) for e in events] == [("mail", m.public_id) for m in mails]
     assert all(e.actor_kind == "system" and "@" not in str(e.details) for e in events)
+
+
+def test_the_units_seats_are_read_once_whatever_its_size(app, smtp, school, make_member):
+    more = [make_member(school.tenant, "dhamis_unit") for _ in range(4)]
+    case = school.cases.submit(narrative=NARRATIVE)
+    statements: list[str] = []
+    listen = ("before_cursor_execute", lambda c, cur, statement, *a: statements.append(statement))
+    with tenant_scope(school.tenant):
+        event.listen(db.engine, *listen)
+        try:
+            queued = notify_unit_of_new_case(case, school.cases.institution)
+        finally:
+            event.remove(db.engine, *listen)
+        assert sorted(m.recipient for m in queued) == sorted(u.email for u in school.unit + more)
+        db.session.rollback()
+    seat_reads = [s for s in statements if s.lstrip().startswith("SELECT committee_members.")]
+    assert len(seat_reads) == 1, seat_reads
 
 
 def test_rolled_back_work_sends_nothing(app, smtp, school):

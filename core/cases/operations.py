@@ -223,6 +223,20 @@ def seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
     return remember(("seats", current_scope(), user.id), lambda: _seats_by_committee(user))
 
 
+def prefetch_seats(users: Sequence[User]) -> None:
+    """Inside `core.memo.memoized()`, read the seats of all these people in one query (the
+    members of a committee about to be told of a case)."""
+    if not active() or not users:
+        return
+    seats: dict[int, dict[int, list[CommitteeMember]]] = {user.id: {} for user in users}
+    for seat in db.session.scalars(
+        select(CommitteeMember).where(CommitteeMember.user_id.in_(seats))
+    ):
+        seats[seat.user_id].setdefault(seat.committee_id, []).append(seat)
+    scope = current_scope()
+    prefill({("seats", scope, user_id): held for user_id, held in seats.items()})
+
+
 def _seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
     seats: dict[int, list[CommitteeMember]] = {}
     for seat in db.session.scalars(

@@ -20,6 +20,7 @@ from core.cases.operations import (
     committee_by_key,
     facts_of,
     may_act_as,
+    prefetch_seats,
 )
 from core.committees.models import Committee, CommitteeMember
 from core.extensions import db
@@ -28,6 +29,7 @@ from core.jobs import enqueue_after_commit
 from core.mail.delivery import compose, deliver, describe_failure
 from core.mail.messages import KINDS, render_mail
 from core.mail.models import OutboundMail
+from core.memo import memoized
 from core.procedure.definition import Institution
 from core.reports.models import Report
 from core.tenancy.models import Tenant
@@ -284,9 +286,13 @@ def staff_serving(
             User.disabled_at.is_(None),
         )
         .order_by(User.id)
-    )
-    facts = facts_of(case, institution)
-    return [user for user in members if may_act_as(user, role, case, institution, facts)]
+    ).all()
+    # one question for every member: their seats, the case's composition and the tenant's
+    # committees are read once, not once per member
+    with memoized():
+        prefetch_seats(members)
+        facts = facts_of(case, institution)
+        return [user for user in members if may_act_as(user, role, case, institution, facts)]
 
 
 # -- deadlines, the procedure's notices, the repeat signal -----------------------------
