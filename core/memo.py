@@ -21,9 +21,10 @@ _memo: ContextVar[dict | None] = ContextVar("cellule_memo", default=None)
 
 
 @contextmanager
-def memoized() -> Iterator[None]:
-    """Remember lookups until the block ends (nested blocks share the outer memo)."""
-    if _memo.get() is not None:
+def memoized(*, fresh: bool = False) -> Iterator[None]:
+    """Remember lookups until the block ends. Nested blocks share the outer memo, unless
+    `fresh`: a block that may follow its caller's writes starts from nothing."""
+    if _memo.get() is not None and not fresh:
         yield
         return
     token = _memo.set({})

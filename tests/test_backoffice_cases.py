@@ -540,6 +540,8 @@ def test_a_long_timeline_shows_its_latest_entries_and_links_to_the_whole(client,
         report = db.session.scalar(select(Report).where(Report.case_id == case.id))
         for n in range(TIMELINE_WINDOW + 5):
             at = start + timedelta(minutes=5 * n)
+            # the last three rounds happen at one moment each: the window cuts through one
+            step = timedelta(0) if n >= TIMELINE_WINDOW + 2 else timedelta(minutes=1)
             staff = people["specialist"].id
             common = {"tenant_id": tenant.id, "case_id": case.id}
             db.session.add_all(
@@ -555,20 +557,20 @@ def test_a_long_timeline_shows_its_latest_entries_and_links_to_the_whole(client,
                     ),
                     Message(
                         **common,
-                        created_at=at + timedelta(minutes=1),
+                        created_at=at + step,
                         author_kind="reporter",
                         body=f"Message number {n}",
                     ),
                     CaseNote(
                         **common,
-                        created_at=at + timedelta(minutes=2),
+                        created_at=at + 2 * step,
                         kind="note",
                         body=f"Note number {n}",
                         author_user_id=staff,
                     ),
                     CaseMeasure(
                         **common,
-                        decided_at=at + timedelta(minutes=3),
+                        decided_at=at + 3 * step,
                         key="change_of_house_offered_to_victim",
                         kind="protective",
                         transition_key="record_protective_measure",
@@ -577,7 +579,7 @@ def test_a_long_timeline_shows_its_latest_entries_and_links_to_the_whole(client,
                     Evidence(
                         tenant_id=tenant.id,
                         report_id=report.id,
-                        created_at=at + timedelta(minutes=4),
+                        created_at=at + 4 * step,
                         filename=f"file-{n}.txt",
                         media_type="text/plain",
                         size=1,
@@ -588,7 +590,7 @@ def test_a_long_timeline_shows_its_latest_entries_and_links_to_the_whole(client,
             )
         # then a burst of messages: most of the latest entries are of one kind
         burst = start + timedelta(days=1)
-        for n in range(TIMELINE_WINDOW - 10):
+        for n in range(TIMELINE_WINDOW - 12):
             at = burst + timedelta(minutes=n)
             db.session.add(Message(**common, created_at=at, author_kind="staff", body=f"Burst {n}"))
         db.session.commit()
@@ -597,8 +599,12 @@ def test_a_long_timeline_shows_its_latest_entries_and_links_to_the_whole(client,
     whole = client.get(url(case, "?lang=en&timeline=all")).get_data(as_text=True)
     latest, every = timeline_entries(page), timeline_entries(whole)
     assert len(every) > 6 * TIMELINE_WINDOW
-    # the page shows exactly the newest entries of the whole timeline, in the same order
+    # the page shows exactly the newest entries of the whole timeline, in the same order,
+    # where the window's edge falls among entries of one moment too
     assert latest == every[-TIMELINE_WINDOW:]
+    moment = re.compile(r'datetime="([^"]+)"')
+    edge = every[-TIMELINE_WINDOW - 1 : -TIMELINE_WINDOW + 1]
+    assert moment.search(edge[0]).group(1) == moment.search(edge[1]).group(1)
     assert f"file-{TIMELINE_WINDOW + 4}.txt" in page and "Message number 0<" not in page
     assert f"The latest {TIMELINE_WINDOW} entries are shown." in page
     link = f'href="/t/ciup/staff/cases/{case.public_id}?lang=en&amp;timeline=all#timeline"'

@@ -31,14 +31,18 @@ def test_moments_read_as_babel_writes_them(app, locale, form):
         assert local_time(None) == ""
 
 
-def test_only_a_clock_pattern_is_written_from_memory(app):
-    assert _datetime_patterns("short", "en")[3] and _datetime_patterns("medium", "fr")[3]
-    assert not _datetime_patterns("long", "en")[3]  # it names the time zone
+def test_each_minute_is_written_once_where_the_pattern_shows_no_seconds(app):
+    assert _datetime_patterns("short", "en").clock_only
+    assert _datetime_patterns("medium", "fr").seconds
+    assert not _datetime_patterns("long", "en").clock_only  # it names the time zone
     with app.test_request_context(), force_locale("en"):
         g.institution = SimpleNamespace(calendar=SimpleNamespace(zone=PARIS))
         _clock_text.cache_clear()
-        for moment in MOMENTS[:50]:
-            local_time(moment)
-        assert _clock_text.cache_info().currsize == 50
-        local_time(MOMENTS[0] + timedelta(days=1))  # the same minute of another day
-        assert _clock_text.cache_info().currsize == 50
+        minute = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
+        for second in range(60):  # a minute, on three days
+            for day in range(3):
+                local_time(minute + timedelta(days=day, seconds=second, microseconds=second))
+        assert _clock_text.cache_info().currsize == 1
+        for second in range(60):
+            local_time(minute + timedelta(seconds=second), "medium")
+        assert _clock_text.cache_info().currsize == 61

@@ -30,6 +30,16 @@ def test_inside_a_memo_each_key_is_computed_once_and_nested_blocks_share_it():
     assert remember("k", lambda: 7) == 7  # gone with the block
 
 
+def test_a_fresh_block_starts_from_nothing_and_leaves_the_outer_memo_as_it_was():
+    with memoized():
+        remember("k", lambda: 1)
+        with memoized(fresh=True):
+            assert remember("k", lambda: 2) == 2  # not the outer answer
+            remember("inner", lambda: 3)
+        assert remember("k", lambda: 0) == 1
+        assert remember("inner", lambda: 4) == 4  # the fresh block kept its answers to itself
+
+
 def test_roles_are_read_once_per_page_and_fresh_after_a_change(app, make_tenant, make_staff):
     tenant = make_tenant("memo")
     user = make_staff(tenant, "memo@example.org", Role.LISTENER)

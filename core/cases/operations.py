@@ -226,35 +226,46 @@ def seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
 def prefetch_seats(users: Sequence[User]) -> None:
     """Inside `core.memo.memoized()`, read the seats of all these people in one query (the
     members of a committee about to be told of a case)."""
-    if not active() or not users:
-        return
-    seats: dict[int, dict[int, list[CommitteeMember]]] = {user.id: {} for user in users}
+    if active() and users:
+        scope = current_scope()
+        seats = _seats_of([user.id for user in users])
+        prefill({("seats", scope, user_id): held for user_id, held in seats.items()})
+
+
+def _seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
+    return _seats_of([user.id])[user.id]
+
+
+def _seats_of(user_ids) -> dict[int, dict[int, list[CommitteeMember]]]:
+    seats: dict[int, dict[int, list[CommitteeMember]]] = {user_id: {} for user_id in user_ids}
     for seat in db.session.scalars(
         select(CommitteeMember).where(CommitteeMember.user_id.in_(seats))
     ):
         seats[seat.user_id].setdefault(seat.committee_id, []).append(seat)
-    scope = current_scope()
-    prefill({("seats", scope, user_id): held for user_id, held in seats.items()})
-
-
-def _seats_by_committee(user: User) -> dict[int, list[CommitteeMember]]:
-    seats: dict[int, list[CommitteeMember]] = {}
-    for seat in db.session.scalars(
-        select(CommitteeMember).where(CommitteeMember.user_id == user.id)
-    ):
-        seats.setdefault(seat.committee_id, []).append(seat)
     return seats
 
 
 def sitting_members(case_ids) -> dict[int, list[CaseMember]]:
     """The members sitting now (not released) on each of these cases, composed or present:
     one query for a batch (`core.memo.prefetch`)."""
-    members: dict[int, list[CaseMember]] = {case_id: [] for case_id in case_ids}
-    for member in db.session.scalars(
-        select(CaseMember).where(CaseMember.case_id.in_(members), CaseMember.released_at.is_(None))
+    return _members_of_cases(case_ids, None)[0]
+
+
+def _members_of_cases(case_ids, user_id: int | None):
+    """({case id: members sitting now}, {case id: keys of the committees `user_id` ever sat
+    for on it, composed or present, released or not}), from one query for a batch."""
+    sitting: dict[int, list[CaseMember]] = {case_id: [] for case_id in case_ids}
+    involved: dict[int, set[str]] = {case_id: set() for case_id in case_ids}
+    for member, key in db.session.execute(
+        select(CaseMember, Committee.key)
+        .outerjoin(Committee, Committee.id == CaseMember.committee_id)
+        .where(CaseMember.case_id.in_(sitting))
     ):
-        members[member.case_id].append(member)
-    return members
+        if member.released_at is None:
+            sitting[member.case_id].append(member)
+        if user_id is not None and member.user_id == user_id and key is not None:
+            involved[member.case_id].add(key)
+    return sitting, {case_id: frozenset(keys) for case_id, keys in involved.items()}
 
 
 def _sitting(case: Case) -> list[CaseMember]:
@@ -331,14 +342,7 @@ def _rule_broken(rule: dict, case: Case, seats, user: User, facts: Facts) -> boo
 def involvements(case_ids, user: User) -> dict[int, frozenset[str]]:
     """The keys of the committees `user` ever sat for on each of these cases (composed or
     present, released or not): one query for a batch."""
-    found: dict[int, set[str]] = {case_id: set() for case_id in case_ids}
-    for case_id, key in db.session.execute(
-        select(CaseMember.case_id, Committee.key)
-        .join(Committee, Committee.id == CaseMember.committee_id)
-        .where(CaseMember.case_id.in_(found), CaseMember.user_id == user.id)
-    ):
-        found[case_id].add(key)
-    return {case_id: frozenset(keys) for case_id, keys in found.items()}
+    return _members_of_cases(case_ids, user.id)[1]
 
 
 def involvement(case: Case, user: User) -> frozenset[str]:
@@ -359,17 +363,10 @@ def prefetch_access(cases, user: User) -> None:
     ):
         consents[case_id].add(key)
     # who sits on each case now, and her part in each ever: one read of their members
-    keys = committee_keys(cases[0].tenant_id)
-    sitting: dict[int, list[CaseMember]] = {case_id: [] for case_id in ids}
-    involved: dict[int, set[str]] = {case_id: set() for case_id in ids}
-    for member in db.session.scalars(select(CaseMember).where(CaseMember.case_id.in_(ids))):
-        if member.released_at is None:
-            sitting[member.case_id].append(member)
-        if member.user_id == user.id and member.committee_id in keys:
-            involved[member.case_id].add(keys[member.committee_id])
+    sitting, involved = _members_of_cases(ids, user.id)
     answers = {("consents", i): frozenset(given) for i, given in consents.items()}
     answers |= {("sitting", i): members for i, members in sitting.items()}
-    answers |= {("involved", i, user.id): frozenset(keys) for i, keys in involved.items()}
+    answers |= {("involved", i, user.id): keys for i, keys in involved.items()}
     prefill(answers)
 
 

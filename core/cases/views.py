@@ -10,9 +10,11 @@ import io
 import re
 from datetime import date, time
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from babel import Locale
 from babel.dates import (
+    DateTimePattern,
     format_date,
     get_date_format,
     get_datetime_format,
@@ -130,17 +132,20 @@ def institution() -> Institution:
 def local_time(moment, form: str = "short") -> str:
     """A moment in the tenant's time zone and the reader's language, as Babel's
     `format_datetime` writes it. A case page shows hundreds: the patterns are parsed once,
-    and a day's words, or a minute's, are written once (`_day_text`, `_clock_text`)."""
+    and each day's text, and each minute's (each second's, if the pattern shows seconds),
+    is written once (`_day_text`, `_clock_text`)."""
     if moment is None:
         return ""
-    locale = str(get_locale())
+    locale = get_locale()
     when = moment.astimezone(institution().calendar.zone)
-    combined, time_pattern, _date_pattern, clock_only = _datetime_patterns(form, locale)
-    if clock_only:
-        clock = _clock_text(form, locale, when.hour, when.minute, when.second)
+    patterns = _datetime_patterns(form, str(locale))
+    if patterns.clock_only:
+        second = when.second if patterns.seconds else 0
+        clock = _clock_text(form, str(locale), when.hour, when.minute, second)
     else:
-        clock = time_pattern.apply(when, Locale.parse(locale))
-    return combined.replace("{0}", clock).replace("{1}", _day_text(form, locale, when.date()))
+        clock = patterns.time.apply(when, locale)
+    day = _day_text(form, str(locale), when.date())
+    return patterns.combined.replace("{0}", clock).replace("{1}", day)
 
 
 def local_date(moment, form: str = "medium") -> str:
@@ -152,30 +157,36 @@ def local_date(moment, form: str = "medium") -> str:
 CLOCK_FIELDS = frozenset("hHKkmsa")
 
 
+class Patterns(NamedTuple):
+    combined: str  # how the date ({1}) and the time ({0}) go together
+    time: DateTimePattern
+    date: DateTimePattern
+    clock_only: bool  # the time's text depends on the hour, minute and second alone
+    seconds: bool  # and it shows the seconds
+
+
 @cache
-def _datetime_patterns(form: str, locale: str):
-    """(how date and time combine, the time's pattern, the date's, whether the time's text
-    depends only on the hour, minute and second)."""
+def _datetime_patterns(form: str, locale: str) -> Patterns:
     time_pattern = parse_pattern(get_time_format(form, locale=locale).pattern)
-    fields = re.findall(r"%\((\w+)\)s", time_pattern.format)
-    return (
-        get_datetime_format(form, locale=locale).replace("'", ""),
-        time_pattern,
-        parse_pattern(get_date_format(form, locale=locale).pattern),
-        all(field[0] in CLOCK_FIELDS for field in fields),
+    fields = [name[0] for name in re.findall(r"%\((\w+)\)s", time_pattern.format)]
+    return Patterns(
+        combined=get_datetime_format(form, locale=locale).replace("'", ""),
+        time=time_pattern,
+        date=parse_pattern(get_date_format(form, locale=locale).pattern),
+        clock_only=all(field in CLOCK_FIELDS for field in fields),
+        seconds="s" in fields,
     )
 
 
 @lru_cache(maxsize=4096)
 def _day_text(form: str, locale: str, day: date) -> str:
-    return _datetime_patterns(form, locale)[2].apply(day, Locale.parse(locale))
+    return _datetime_patterns(form, locale).date.apply(day, Locale.parse(locale))
 
 
 @lru_cache(maxsize=4096)
 def _clock_text(form: str, locale: str, hour: int, minute: int, second: int) -> str:
-    return _datetime_patterns(form, locale)[1].apply(
-        time(hour, minute, second), Locale.parse(locale)
-    )
+    clock = time(hour, minute, second)
+    return _datetime_patterns(form, locale).time.apply(clock, Locale.parse(locale))
 
 
 @bp.context_processor

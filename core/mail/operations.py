@@ -288,8 +288,8 @@ def staff_serving(
         .order_by(User.id)
     ).all()
     # one question for every member: their seats, the case's composition and the tenant's
-    # committees are read once, not once per member
-    with memoized():
+    # committees are read once, not once per member (afresh: the caller has just written)
+    with memoized(fresh=True):
         prefetch_seats(members)
         facts = facts_of(case, institution)
         return [user for user in members if may_act_as(user, role, case, institution, facts)]
